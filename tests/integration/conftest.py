@@ -1,0 +1,92 @@
+"""Integration fixtures: the real lab on this machine, brought up by the kit's own site.yml.
+
+The `lab` fixture runs `ansible-playbook site.yml` once per session (and a second time,
+to record what the idempotence test checks). Developers with a lab already up can set
+BENCHLAB_TEST_REUSE_LAB=1 to skip the runs; CI never sets it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+
+
+@dataclass(frozen=True)
+class PlaybookRun:
+    """Outcome of one ansible-playbook run, with the recap parsed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def recap(self) -> dict[str, dict[str, int]]:
+        """Per-host PLAY RECAP counters, e.g. {'localhost': {'ok': 12, 'changed': 0, ...}}."""
+        hosts: dict[str, dict[str, int]] = {}
+        in_recap = False
+        for line in self.stdout.splitlines():
+            if line.startswith("PLAY RECAP"):
+                in_recap = True
+                continue
+            if in_recap and ":" in line and "=" in line:
+                host, _, counters = line.partition(":")
+                hosts[host.strip()] = {
+                    key: int(value)
+                    for key, value in (item.split("=") for item in counters.split())
+                }
+        return hosts
+
+
+def run_playbook(*args: str, timeout: int = 1800) -> PlaybookRun:
+    """Run ansible-playbook from the repo root with the kit's venv, loopback inventory only."""
+    command = [str(VENV_BIN / "ansible-playbook"), *args]
+    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    done = subprocess.run(
+        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+    return PlaybookRun(done.returncode, done.stdout, done.stderr)
+
+
+@dataclass(frozen=True)
+class Lab:
+    first_run: PlaybookRun | None
+    second_run: PlaybookRun | None
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    """The local lab, up. Fails the session loudly if site.yml fails."""
+    if os.environ.get("BENCHLAB_TEST_REUSE_LAB") == "1":
+        return Lab(None, None)
+    first = run_playbook("site.yml")
+    assert first.returncode == 0, f"site.yml failed:\n{first.stdout[-6000:]}\n{first.stderr[-3000:]}"
+    second = run_playbook("site.yml")
+    return Lab(first, second)
+
+
+@pytest.fixture(scope="session")
+def postgres_sink_config(lab: Lab) -> dict[str, object]:
+    """The run configuration's `sink` section for the lab's PostgreSQL (docs/architecture.md)."""
+    override = os.environ.get("BENCHLAB_TEST_PG_SINK")
+    if override:
+        return json.loads(override)
+    return {
+        "kind": "postgresql",
+        "method": "copy",
+        "host": "127.0.0.1",
+        "port": 5432,
+        "dbname": "benchlab",
+        "user": "benchlab",
+        "password_file": "/etc/benchlab/secrets/postgresql_benchlab.password",
+        "table": "events",
+        "connect_timeout_s": 5,
+        "statement_timeout_ms": 10000,
+    }
