@@ -1,0 +1,1 @@
+"""Open-loop load generation: schedule, latency histograms, multi-process runner."""
