@@ -1,0 +1,359 @@
+"""The `benchlab` command line (docs/architecture.md, "Python CLI").
+
+Exit codes: 0 done (criteria may still FAIL: that is a result), 1 a driven playbook failed,
+2 bad input (nothing changed), 3 sink unreachable, 130 interrupted (partial result kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM; the load stops at the next batch boundary."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.count = 0
+
+    def install(self) -> None:
+        def handler(signum: int, _frame: Any) -> None:
+            self.count += 1
+            self.event.set()
+            if self.count >= 3:  # third time: the user really wants out
+                raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, handler)
+        signal.signal(signal.SIGTERM, handler)
+
+    def __call__(self) -> bool:
+        return self.event.is_set()
+
+
+def _err(console: Console, message: str) -> None:
+    console.print(f"[bold red]benchlab:[/] {message}", highlight=False)
+
+
+# -- run ----------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from benchlab.config import ConfigError, load_config
+    from benchlab.execute import execute, preflight
+    from benchlab.results import ResultsError
+    from benchlab.sinks import SinkUnreachable
+
+    try:
+        config = load_config(args.config)
+        preflight(config, Path(args.results_root))
+    except (ConfigError, ResultsError) as exc:
+        _err(console, str(exc))
+        return EXIT_BAD_INPUT
+    except SinkUnreachable as exc:
+        _err(console, f"sink unreachable: {exc}; fix: start it (ansible-playbook site.yml) or "
+                      "correct host/port in the run configuration")  # fmt: skip
+        return EXIT_UNREACHABLE
+    stop = StopFlag()
+    stop.install()
+    load = config.load
+    total = load.batch_count * load.batch_size
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), console=console, transient=False, disable=args.quiet,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("starting", total=total, info="")
+
+        def on_progress(r: Any) -> None:
+            progress.update(
+                task,
+                description=f"{r.target}",
+                completed=r.records_sent,
+                info=f"acked {r.records_acked:,} late {r.batches_late} errors "
+                f"{sum(r.errors.values())}",
+            )
+
+        def on_phase(text: str) -> None:
+            progress.update(task, description=text)
+
+        try:
+            outcome = execute(
+                config, Path(args.results_root), should_stop=stop,
+                on_progress=on_progress, on_phase=on_phase,
+            )  # fmt: skip
+        except ConfigError as exc:
+            _err(console, str(exc))
+            return EXIT_BAD_INPUT
+    for name, result in outcome.results.items():
+        s = result.summary()
+        lat = s["latency_ms"]
+        console.print(
+            f"{name}: acked {s['records_acked']:,}/{s['records_due']:,} "
+            f"({(s['success_rate'] or 0) * 100:.2f} %), {s['throughput_per_s']:.1f} records/s, "
+            f"p99 {lat['p99_ms']} ms, late batches {s['batches_late']}, errors {s['errors']}",
+            highlight=False,
+        )
+        aud = outcome.audits.get(name, {})
+        if "lost" in aud:
+            console.print(
+                f"{name} audit: lost {aud['lost']}, duplicates {aud['duplicates']}, "
+                f"unacknowledged present {aud['unacknowledged_present']}",
+                highlight=False,
+            )
+        elif aud:
+            console.print(
+                f"{name} audit: {aud.get('error') or aud.get('skipped')}", highlight=False
+            )
+    console.print(f"results: {outcome.run_dir} ({outcome.status})", highlight=False)
+    if not args.no_report:
+        from benchlab.report import generate_report
+
+        try:
+            path = generate_report(outcome.run_dir, skip_metrics=args.skip_metrics)
+            console.print(f"report: {path}", highlight=False)
+        except Exception as exc:
+            _err(
+                console,
+                f"report failed ({exc}); rerun: benchlab report --run-dir {outcome.run_dir}",
+            )
+    return outcome.exit_code
+
+
+# -- report -------------------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace, console: Console) -> int:
+    from benchlab.report import generate_report
+    from benchlab.results import ResultsError
+
+    try:
+        path = generate_report(Path(args.run_dir), skip_metrics=args.skip_metrics)
+    except ResultsError as exc:
+        _err(console, f"{exc}; fix: give --run-dir results/<run_id>")
+        return EXIT_BAD_INPUT
+    console.print(f"report: {path}", highlight=False)
+    return EXIT_OK
+
+
+# -- bench --------------------------------------------------------------------------------
+def parse_extra_vars(items: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        for part in item.split():
+            key, sep, value = part.partition("=")
+            if not sep or not key:
+                raise ValueError(f"-e {part!r} is not key=value; fix: e.g. -e duration=60")
+            out[key] = value
+    return out
+
+
+def known_phases(repo: Path) -> list[str] | None:
+    import yaml
+
+    path = repo / "group_vars" / "all" / "phases.yml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return [str(k) for k in data["benchlab_phases"]]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return None
+
+
+def cmd_bench(args: argparse.Namespace, console: Console) -> int:
+    repo = Path(args.repo).resolve()
+    playbook = repo / args.playbook
+    if not playbook.is_file():
+        _err(console, f"{playbook} not found; fix: run from the repo root or pass --repo")
+        return EXIT_BAD_INPUT
+    phases = known_phases(repo)
+    if phases is not None and str(args.phase) not in phases:
+        _err(console, f"unknown phase '{args.phase}'; fix: use one of {', '.join(phases)}")
+        return EXIT_BAD_INPUT
+    try:
+        extravars: dict[str, Any] = parse_extra_vars(args.extra_vars or [])
+    except ValueError as exc:
+        _err(console, str(exc))
+        return EXIT_BAD_INPUT
+    extravars["phase"] = str(args.phase)
+    cmdline: list[str] = []
+    if args.inventory:
+        inv = Path(args.inventory)
+        inv = inv if inv.is_absolute() else repo / inv
+        if not inv.exists():
+            _err(console, f"inventory {inv} not found; fix: e.g. --inventory inventory/local")
+            return EXIT_BAD_INPUT
+        cmdline += ["-i", str(inv)]
+    return run_playbook(repo, args.playbook, extravars, cmdline, console, quiet=args.quiet)
+
+
+def run_playbook(
+    repo: Path, playbook: str, extravars: dict[str, Any], cmdline: list[str], console: Console,
+    *, quiet: bool = False,
+) -> int:  # fmt: skip
+    import tempfile
+
+    import ansible_runner
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    counts = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0, "tasks": 0}
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="benchlab-runner-") as pdd, Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), console=console, disable=quiet,
+    ) as progress:  # fmt: skip
+        task = progress.add_task(playbook, info="")
+
+        def on_event(event: dict[str, Any]) -> bool:
+            kind = event.get("event", "")
+            data = event.get("event_data", {})
+            if kind == "playbook_on_task_start":
+                counts["tasks"] += 1
+                progress.update(task, description=f"{data.get('play', '')}: {data.get('task', '')}")
+            elif kind == "runner_on_ok":
+                counts["ok"] += 1
+                counts["changed"] += int(bool(data.get("res", {}).get("changed")))
+            elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+                counts["failed"] += 1
+                msg = data.get("res", {}).get("msg", "")
+                failures.append(f"{data.get('host')}: {data.get('task')}: {msg}"[:500])
+            elif kind == "runner_on_unreachable":
+                counts["unreachable"] += 1
+                failures.append(f"{data.get('host')}: unreachable")
+            progress.update(
+                task, info=f"tasks {counts['tasks']} ok {counts['ok']} changed {counts['changed']} "
+                f"failed {counts['failed']}",
+            )  # fmt: skip
+            return True
+
+        try:
+            result = ansible_runner.run(
+                private_data_dir=pdd, project_dir=str(repo), playbook=playbook,
+                extravars=extravars, cmdline=" ".join(cmdline) or None,
+                event_handler=on_event, quiet=True,
+                envvars={"ANSIBLE_CONFIG": str(repo / "ansible.cfg")},
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            _err(console, "interrupted")
+            return EXIT_INTERRUPTED
+    for line in failures:
+        _err(console, line)
+    console.print(f"{playbook}: {result.status}, rc {result.rc}", highlight=False)
+    if result.status == "canceled":
+        return EXIT_INTERRUPTED
+    return EXIT_OK if result.rc == 0 else (result.rc if result.rc in (2,) else EXIT_FAILED)
+
+
+# -- results ------------------------------------------------------------------------------
+def cmd_results(args: argparse.Namespace, console: Console) -> int:
+    from rich.table import Table
+
+    from benchlab.results import list_runs
+
+    root = Path(args.results_root)
+    if args.results_cmd == "list":
+        runs = list_runs(root)
+        if args.json:
+            console.print_json(json.dumps(runs))
+            return EXIT_OK
+        table = Table(title=f"runs under {root}")
+        for col in ("run_id", "phase", "status", "targets", "throughput/s", "criteria"):
+            table.add_column(col)
+        for r in runs:
+            table.add_row(
+                r["run_id"], str(r["phase"]),
+                str(r["status"]) + (" (PARTIAL)" if r["partial"] else ""),
+                ", ".join(r["targets"]),
+                ", ".join(f"{t}: {v:,.0f}" for t, v in r["throughput"].items() if v is not None),
+                ", ".join(f"{t}: {v}" for t, v in r["overall"].items()),
+            )  # fmt: skip
+        console.print(table)
+        return EXIT_OK
+    path = root / args.run_id
+    if not (path / "run.json").is_file():
+        _err(console, f"no run {args.run_id!r} under {root}; fix: see `benchlab results list`")
+        return EXIT_BAD_INPUT
+    report = path / "report.md"
+    if report.is_file():
+        console.print(report.read_text(encoding="utf-8"), markup=False, highlight=False)
+    else:
+        console.print(
+            (path / "run.json").read_text(encoding="utf-8"), markup=False, highlight=False
+        )
+        console.print(f"(no report yet: benchlab report --run-dir {path})", highlight=False)
+    return EXIT_OK
+
+
+# -- parser -------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse's own exit code is already 2
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"benchlab: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="benchlab", description="benchlab write-benchmark kit")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser(
+        "run", help="run the open-loop load against the sink(s), audit, save results"
+    )
+    p.add_argument("--config", required=True, help="run configuration JSON (rendered by bench.yml)")
+    p.add_argument("--results-root", default="results", help="results directory (default: results)")
+    p.add_argument("--no-report", action="store_true", help="do not write report.md afterwards")
+    p.add_argument("--skip-metrics", action="store_true", help="report without Prometheus")
+    p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="(re)write report.md and complete run.json for a run")
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--skip-metrics", action="store_true", help="do not query Prometheus")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("bench", help="drive bench.yml through ansible-runner with live progress")
+    p.add_argument("--phase", required=True, help="smoke, 1, 2 or 3")
+    p.add_argument("--inventory", help="e.g. inventory/local (default: ansible.cfg's)")
+    p.add_argument("-e", "--extra-vars", action="append", metavar="K=V", help="repeatable")
+    p.add_argument("--repo", default=".", help="kit checkout (default: current directory)")
+    p.add_argument("--playbook", default="bench.yml")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("results", help="list and show runs")
+    rsub = p.add_subparsers(dest="results_cmd", required=True, parser_class=_Parser)
+    rl = rsub.add_parser("list")
+    rl.add_argument("--results-root", default="results")
+    rl.add_argument("--json", action="store_true")
+    rs = rsub.add_parser("show")
+    rs.add_argument("run_id")
+    rs.add_argument("--results-root", default="results")
+    p.set_defaults(func=cmd_results)
+
+    # ---- calibrate: registered by the calibration package (owned separately) ------------
+    # The lead wires it here:
+    #     from benchlab.calibration.cli import register
+    #     register(sub)
+    # register() adds the `calibrate` subparser and sets its func(args, console) -> int.
+    # ---------------------------------------------------------------------------------------
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=False)
+    try:
+        return int(args.func(args, console))
+    except KeyboardInterrupt:
+        _err(console, "interrupted")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""`benchlab run`: preflight, load every target, audit, write the raw results."""
+
+from __future__ import annotations
+
+import platform
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchlab import __version__
+from benchlab.config import ConfigError, RunConfig
+from benchlab.loadgen.runner import LoadgenMetrics, ProgressFn, TargetRunResult, run_load
+from benchlab.results import (
+    PARTIAL_MARKER,
+    check_new_run_dir,
+    create_run_dir,
+    utc_iso,
+    write_json,
+    write_text_atomic,
+)
+from benchlab.sinks import SinkUnreachable, make_sink
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 2, 3, 130
+
+
+class PortBusy(ConfigError):
+    pass
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    status: str
+    results: dict[str, TargetRunResult]
+    audits: dict[str, dict[str, Any]]
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_INTERRUPTED if self.status == "partial" else EXIT_OK
+
+
+def preflight(config: RunConfig, results_root: Path) -> None:
+    """Everything that can be checked before a change: results dir, secrets, sinks reachable.
+
+    Raises ConfigError / ResultsError (exit 2) or SinkUnreachable (exit 3).
+    """
+    check_new_run_dir(results_root, config.run_id)
+    for target in config.targets:
+        target.sink.read_password()
+    for target in config.targets:
+        sink = make_sink(target.sink, name=target.name)
+        sink.open()  # SinkUnreachable propagates
+        sink.close()
+
+
+def start_metrics(config: RunConfig) -> LoadgenMetrics:
+    metrics = LoadgenMetrics()
+    try:
+        metrics.start(config.loadgen_metrics_addr, config.loadgen_metrics_port)
+    except OSError as exc:
+        raise PortBusy(
+            "loadgen_metrics_port",
+            f"cannot listen on {config.loadgen_metrics_addr}:{config.loadgen_metrics_port} "
+            f"({exc.strerror or exc})",
+            "stop what holds the port or set benchlab_loadgen_metrics_port to a free one",
+        ) from exc
+    return metrics
+
+
+def initial_run_json(config: RunConfig) -> dict[str, Any]:
+    return {
+        "run_id": config.run_id,
+        "phase": config.phase,
+        "inventory": config.inventory,
+        "status": "running",
+        "created": utc_iso(),
+        "targets": [t.name for t in config.targets],
+        "config": config.public_dict(),
+        "versions": {
+            **config.versions,
+            "benchlab": __version__,
+            "python": platform.python_version(),
+        },
+        "host_facts": config.host_facts,
+        "services": config.services,
+        "loadgen_host": socket.gethostname(),
+    }
+
+
+def write_target_results(run_dir: Path, result: TargetRunResult) -> None:
+    name = result.target
+    write_text_atomic(
+        run_dir / "latency" / f"{name}.hgrm", result.latency.percentile_distribution()
+    )
+    write_text_atomic(run_dir / "latency" / f"{name}.hdr", result.latency.encode().decode() + "\n")
+    write_text_atomic(
+        run_dir / "latency" / f"{name}-service-time.hgrm",
+        result.service_time.percentile_distribution(),
+    )
+    write_text_atomic(
+        run_dir / "latency" / f"{name}-schedule-lag.hgrm", result.lag.percentile_distribution()
+    )
+    write_text_atomic(run_dir / "timeseries" / f"{name}-throughput.csv", result.timeseries_csv())
+    write_json(
+        run_dir / "acked" / f"{name}.json", {"target": name, "ranges": result.acked.to_json()}
+    )
+
+
+def audit_target(config: RunConfig, result: TargetRunResult) -> dict[str, Any]:
+    target = config.target(result.target)
+    sink = make_sink(target.sink, name=target.name)
+    if not sink.supports_audit:
+        return {
+            "target": target.name,
+            "skipped": f"sink kind {target.sink.kind} keeps nothing to audit",
+        }
+    from benchlab.audit import audit_postgres
+
+    try:
+        return audit_postgres(target.name, target.sink, config.run_id, result.acked).as_dict()
+    except Exception as exc:
+        return {"target": target.name, "error": f"audit failed: {type(exc).__name__}: {exc}"}
+
+
+def execute(
+    config: RunConfig,
+    results_root: Path,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_progress: ProgressFn | None = None,
+    on_phase: Callable[[str], None] | None = None,
+) -> RunOutcome:
+    """Preflight must have passed. Creates the run directory and fills it."""
+    metrics = start_metrics(config)
+    try:
+        run_dir = create_run_dir(results_root, config.run_id)
+        run = initial_run_json(config)
+        write_json(run_dir / "run.json", run)
+        results: dict[str, TargetRunResult] = {}
+        audits: dict[str, dict[str, Any]] = {}
+        status = "complete"
+        for target in config.targets:
+            if should_stop():
+                status = "partial"
+                break
+            if on_phase:
+                on_phase(f"load {target.name}")
+            result = run_load(
+                target.name, config.run_id, config.load, target.sink,
+                should_stop=should_stop, metrics=metrics, on_progress=on_progress,
+            )  # fmt: skip
+            results[target.name] = result
+            write_target_results(run_dir, result)
+            if result.status != "complete":
+                status = "partial"
+            if on_phase:
+                on_phase(f"audit {target.name}")
+            audits[target.name] = audit_target(config, result)
+            write_json(run_dir / "load.json", {t: r.summary() for t, r in results.items()})
+            write_json(run_dir / "audit.json", audits)
+            if status == "partial":
+                break
+        if status == "partial":
+            write_text_atomic(run_dir / PARTIAL_MARKER, "interrupted: load stopped early\n")
+        run.update(
+            status=status,
+            finished=utc_iso(),
+            load={t: r.summary() for t, r in results.items()},
+            audit=audits,
+            window={
+                t: {"start": r.t0_wall, "end": r.end_wall, "start_utc": utc_iso(r.t0_wall),
+                    "end_utc": utc_iso(r.end_wall)}
+                for t, r in results.items()
+            },
+        )  # fmt: skip
+        write_json(run_dir / "load.json", {t: r.summary() for t, r in results.items()})
+        write_json(run_dir / "audit.json", audits)
+        write_json(run_dir / "run.json", run)
+        return RunOutcome(run_dir, status, results, audits)
+    finally:
+        metrics.stop()
+
+
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "PortBusy",
+    "RunOutcome",
+    "SinkUnreachable",
+    "execute",
+    "preflight",
+]

@@ -1,0 +1,245 @@
+"""`benchlab report`: metrics from Prometheus, criteria, report.md, and the completed run.json.
+
+The report has one column per target (system under test) so the Kafka/Spark/HDFS pipeline
+slots in beside PostgreSQL as a second column. Every figure comes from the run directory or
+from Prometheus; anything missing is printed as n/a with a note, never invented.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from benchlab.config import ConfigError, RunConfig, parse_config
+from benchlab.criteria import evaluate, overall
+from benchlab.metrics import MetricsResult, PromClient, collect, service_figures, total_oom_kills
+from benchlab.results import (
+    ResultsError,
+    open_run_dir,
+    read_json,
+    utc_iso,
+    write_json,
+    write_text_atomic,
+)
+
+GIB = 1024**3
+
+
+def fmt_num(value: Any, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"
+    if isinstance(value, int | float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def fmt_pct(value: Any, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def fmt_mib(value: Any) -> str:
+    return "n/a" if value is None else f"{value / 1024**2:,.0f} MiB"
+
+
+def peak_per_second(path: Path) -> float | None:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            values = [int(row["records_acked"]) for row in csv.DictReader(fh)]
+    except (OSError, KeyError, ValueError):
+        return None
+    return float(max(values)) if values else None
+
+
+@dataclass
+class TargetColumn:
+    name: str
+    figures: dict[str, Any]
+    criteria: list[dict[str, Any]]
+    overall: str
+    hypothesis: dict[str, Any]
+    services: list[dict[str, Any]]
+
+
+def target_limits(
+    config: RunConfig, services: tuple[str, ...]
+) -> tuple[float | None, float | None]:
+    cpu = [config.services.get(s, {}).get("cpu_limit") for s in services]
+    mem = [config.services.get(s, {}).get("memory_limit_bytes") for s in services]
+    cpu_total = sum(float(c) for c in cpu if c) if any(cpu) else None
+    mem_total = sum(float(m) for m in mem if m) if any(mem) else None
+    return cpu_total, mem_total
+
+
+def build_columns(
+    config: RunConfig,
+    run_dir: Path,
+    load: dict[str, Any],
+    audit: dict[str, Any],
+    metrics: MetricsResult,
+) -> list[TargetColumn]:
+    columns: list[TargetColumn] = []
+    for target in config.targets:
+        summary = load.get(target.name)
+        if summary is None:
+            continue
+        lat = summary.get("latency_ms", {})
+        aud = audit.get(target.name, {})
+        cpu_limit, mem_limit = target_limits(config, target.services)
+        throughput = summary.get("throughput_per_s")
+        svc_rows: list[dict[str, Any]] = []
+        for svc in target.services:
+            entries = service_figures(metrics, svc) or [{"service": svc, "host": ""}]
+            limits = config.services.get(svc, {})
+            for e in entries:
+                svc_rows.append(
+                    {
+                        **e,
+                        "configured_cpu_limit": limits.get("cpu_limit"),
+                        "configured_memory_limit": limits.get("memory_limit_bytes"),
+                    }
+                )
+        oom = total_oom_kills(metrics, target.services)
+        restarts = [e.get("restarts") for e in svc_rows if e.get("restarts") is not None]
+        cpu_means = [
+            e.get("cpu_cores_mean") for e in svc_rows if e.get("cpu_cores_mean") is not None
+        ]
+        cpu_peaks = [
+            e.get("cpu_cores_peak") for e in svc_rows if e.get("cpu_cores_peak") is not None
+        ]
+        mem_peaks = [
+            e.get("memory_bytes_peak") for e in svc_rows if e.get("memory_bytes_peak") is not None
+        ]
+        crit = evaluate(
+            target.criteria,
+            success_rate=summary.get("success_rate"),
+            p99_ms=lat.get("p99_ms"),
+            oom_kills=oom,
+        )
+        figures = {
+            **summary,
+            "p50_ms": lat.get("p50_ms"),
+            "p95_ms": lat.get("p95_ms"),
+            "p99_ms": lat.get("p99_ms"),
+            "max_ms": lat.get("max_ms"),
+            "peak_per_s": peak_per_second(run_dir / "timeseries" / f"{target.name}-throughput.csv"),
+            "cpu_limit_cores": cpu_limit,
+            "memory_limit_bytes": mem_limit,
+            "per_core_per_s": throughput / cpu_limit
+            if throughput is not None and cpu_limit
+            else None,
+            "per_gib_per_s": throughput / (mem_limit / GIB)
+            if throughput is not None and mem_limit
+            else None,
+            "cpu_cores_mean": sum(cpu_means) if cpu_means else None,
+            "cpu_cores_peak": sum(cpu_peaks) if cpu_peaks else None,
+            "memory_bytes_peak": sum(mem_peaks) if mem_peaks else None,
+            "oom_kills": oom,
+            "restarts": sum(restarts) if restarts else None,
+            "audit": aud,
+        }
+        columns.append(
+            TargetColumn(
+                target.name,
+                figures,
+                [c.as_dict() for c in crit],
+                overall(crit),
+                target.hypothesis,
+                svc_rows,
+            )
+        )
+    return columns
+
+
+def measured_state(col: TargetColumn) -> str:
+    f = col.figures
+    if f.get("status") != "complete":
+        return "interrupted"
+    aud = f.get("audit") or {}
+    if aud.get("lost"):
+        return "lost data"
+    if col.overall == "FAIL":
+        return "failed criteria"
+    if f.get("errors_total") or f.get("batches_late"):
+        return "loaded"
+    return "stable"
+
+
+def render(context: dict[str, Any]) -> str:
+    env = Environment(
+        loader=PackageLoader("benchlab", "templates"),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(num=fmt_num, pct=fmt_pct, mib=fmt_mib)
+    env.globals["measured_state"] = measured_state
+    return env.get_template("report.md.j2").render(**context)
+
+
+def generate_report(
+    run_dir: Path, *, client: PromClient | None = None, skip_metrics: bool = False
+) -> Path:
+    """Write report.md in run_dir and complete run.json. Raises ResultsError for a bad dir."""
+    open_run_dir(run_dir)
+    run = read_json(run_dir / "run.json")
+    try:
+        config = parse_config(run["config"])
+    except (ConfigError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{run_dir}/run.json holds no usable configuration: {exc}") from exc
+    load = read_json(run_dir / "load.json") or run.get("load") or {}
+    audit = read_json(run_dir / "audit.json") or run.get("audit") or {}
+    starts = [s["start"] for s in load.values() if s.get("start")]
+    ends = [s["end"] for s in load.values() if s.get("end")]
+    start, end = (min(starts), max(ends)) if starts and ends else (0.0, 0.0)
+    if skip_metrics or not starts:
+        metrics = MetricsResult(False, config.prometheus_url, start, end)
+        metrics.notes.append("metrics collection skipped" if skip_metrics else "no load window")
+    else:
+        metrics = collect(config.prometheus_url, start, end, run_dir / "metrics", client=client)
+    columns = build_columns(config, run_dir, load, audit, metrics)
+    context = {
+        "run": run,
+        "config": config,
+        "columns": columns,
+        "metrics": metrics,
+        "partial": (run_dir / "PARTIAL").exists(),
+        "generated": utc_iso(),
+        "hypothesis_keys": [
+            ("throughput", "throughput_per_s"), ("latency", "latency_ms"), ("CPU", "cpu"),
+            ("memory", "memory"), ("state", "state"),
+        ],
+    }  # fmt: skip
+    text = render(context)
+    write_text_atomic(run_dir / "report.md", text)
+    run["figures"] = {
+        c.name: {
+            "throughput_per_s": c.figures.get("throughput_per_s"),
+            "peak_per_s": c.figures.get("peak_per_s"),
+            "success_rate": c.figures.get("success_rate"),
+            "latency_ms": {k: c.figures.get(k) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
+            "errors": c.figures.get("errors"),
+            "batches_late": c.figures.get("batches_late"),
+            "cpu_cores_mean": c.figures.get("cpu_cores_mean"),
+            "cpu_cores_peak": c.figures.get("cpu_cores_peak"),
+            "memory_bytes_peak": c.figures.get("memory_bytes_peak"),
+            "oom_kills": c.figures.get("oom_kills"),
+            "restarts": c.figures.get("restarts"),
+            "per_core_per_s": c.figures.get("per_core_per_s"),
+            "per_gib_per_s": c.figures.get("per_gib_per_s"),
+            "audit": c.figures.get("audit"),
+            "criteria": c.criteria,
+            "overall": c.overall,
+            "services": c.services,
+        }
+        for c in columns
+    }
+    run["metrics"] = metrics.as_dict()
+    run["report"] = {"generated": context["generated"], "path": "report.md"}
+    write_json(run_dir / "run.json", run)
+    return run_dir / "report.md"
