@@ -1,0 +1,55 @@
+"""Storage calibration: fio + RocksDB db_bench parsers, write models v1/v2.1/v3, report.
+
+SPEC.md section 8. Entry points: ``python -m benchlab.calibration`` (``cli.register``
+adds the same commands under ``benchlab calibrate``) and :func:`latest_device_figures`
+for the benchmark report.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .parsers import ParseError
+
+__all__ = ["ParseError", "latest_device_figures"]
+
+
+def latest_device_figures(results_root: Path, host: str) -> dict | None:
+    """The newest calibration's device figures for ``host``, or None.
+
+    Returns ``{"calibration_id", "B_w", "B_r", "B_eff", "B_mix"}`` in MiB/s (B_eff
+    and B_mix may be None when phase B or the mixed fio run is missing). Unreadable
+    calibrations are skipped, never raised: the benchmark report must not fail on them.
+    """
+    from . import analysis  # local import keeps `import benchlab.calibration` light
+
+    root = Path(results_root)
+    if not root.is_dir():
+        return None
+    for run_dir in sorted(root.glob("calibration-*"), key=lambda p: p.name, reverse=True):
+        host_dir = run_dir / host
+        report = host_dir / "report.json"
+        try:
+            if report.exists():
+                doc = json.loads(report.read_text())
+                dev = doc["device"]
+                return {
+                    "calibration_id": run_dir.name.removeprefix("calibration-"),
+                    "B_w": dev["B_w"],
+                    "B_r": dev["B_r"],
+                    "B_eff": dev.get("B_eff"),
+                    "B_mix": dev.get("B_mix"),
+                }
+            device = analysis.load_device(host_dir) if host_dir.is_dir() else None
+        except (ParseError, OSError, ValueError, KeyError, TypeError):
+            continue
+        if device is not None:
+            return {
+                "calibration_id": run_dir.name.removeprefix("calibration-"),
+                "B_w": device.b_w,
+                "B_r": device.b_r,
+                "B_eff": None,
+                "B_mix": device.b_mix,
+            }
+    return None

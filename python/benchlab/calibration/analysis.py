@@ -1,0 +1,320 @@
+"""Turn one host's raw calibration outputs into model inputs and measurements.
+
+Layout of a host directory (``results/calibration-<id>/<host>/``), written by the
+calibration role:
+
+    host.json                 host facts and the db_bench/fio configuration used
+    dbbench.stdout|.LOG|.report.csv|.proc.json     phase B (fill, stats, debt payoff)
+    fio-write.json fio-read.json fio-mixed.json     phase A
+    validate-<pct>.stdout|.report.csv|.proc.json    v3 validation runs (e.g. 090, 100, 110)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .models import LevelInput, ModelInputs, V3Inputs, harmonic_beff
+from .parsers import (
+    MIB,
+    BenchSummary,
+    CompactionTable,
+    FioResult,
+    ParseError,
+    Statistics,
+    db_bench_summary,
+    parse_compaction_stats,
+    parse_db_stats,
+    parse_fio_json,
+    parse_json_file,
+    parse_report_csv,
+    parse_statistics,
+    read_text,
+)
+
+GIB = 1024 * MIB
+
+
+@dataclass
+class DeviceFigures:
+    b_w: float
+    b_r: float
+    b_mix: float | None
+    mix_read_percent: int | None
+    fio_version: str
+
+
+@dataclass
+class EngineRun:
+    """One db_bench fill: what was measured and what it cost."""
+
+    summary: BenchSummary
+    bytes_per_op: int
+    user_bytes: float
+    stall_seconds: float
+    tables: list[CompactionTable]
+    table_source: str
+    proc: dict
+    series: list[tuple[float, float]]
+
+    @property
+    def seconds(self) -> float:
+        if self.summary.seconds:
+            return self.summary.seconds
+        ops = self.summary.operations or 0
+        return ops / self.summary.ops_per_sec if self.summary.ops_per_sec else 0.0
+
+    @property
+    def mib_s(self) -> float:
+        if self.summary.mib_per_sec is not None:
+            return self.summary.mib_per_sec
+        return self.summary.ops_per_sec * self.bytes_per_op / MIB
+
+    @property
+    def stall_fraction(self) -> float:
+        return min(self.stall_seconds / self.seconds, 1.0) if self.seconds > 0 else 0.0
+
+    @property
+    def final(self) -> CompactionTable:
+        return self.tables[-1]
+
+    def series_mib_s(self) -> list[tuple[float, float]]:
+        return [(t, qps * self.bytes_per_op / MIB) for t, qps in self.series]
+
+
+@dataclass
+class HostCalibration:
+    host: str
+    directory: Path
+    facts: dict
+    device: DeviceFigures | None = None
+    engine: EngineRun | None = None
+    stats: Statistics | None = None
+    validations: dict[str, EngineRun] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def load_device(directory: Path) -> DeviceFigures | None:
+    write_path, read_path = directory / "fio-write.json", directory / "fio-read.json"
+    if not write_path.exists() or not read_path.exists():
+        return None
+    write = parse_fio_json(read_text(write_path), write_path)
+    read = parse_fio_json(read_text(read_path), read_path)
+    if write.write_bw_bytes <= 0:
+        raise ParseError(write_path, "fio sequential write measured 0 bytes/s")
+    if read.read_bw_bytes <= 0:
+        raise ParseError(read_path, "fio sequential read measured 0 bytes/s")
+    mixed: FioResult | None = None
+    mix_pct = None
+    mixed_path = directory / "fio-mixed.json"
+    if mixed_path.exists():
+        mixed = parse_fio_json(read_text(mixed_path), mixed_path)
+        match = re.search(r'"rwmixread"\s*:\s*"(\d+)"', read_text(mixed_path))
+        mix_pct = int(match[1]) if match else None
+    return DeviceFigures(
+        b_w=write.write_mib_s,
+        b_r=read.read_mib_s,
+        b_mix=mixed.total_mib_s if mixed else None,
+        mix_read_percent=mix_pct,
+        fio_version=write.fio_version,
+    )
+
+
+def _proc(path: Path) -> dict:
+    return parse_json_file(path) if path.exists() else {}
+
+
+def load_engine_run(directory: Path, stem: str, bytes_per_op: int) -> EngineRun:
+    stdout_path = directory / f"{stem}.stdout"
+    stdout = read_text(stdout_path)
+    summary = db_bench_summary(stdout, stdout_path)
+    tables = parse_compaction_stats(stdout, stdout_path)
+    table_source = stdout_path.name
+    log_path = directory / f"{stem}.LOG"
+    if not tables and log_path.exists():
+        tables = parse_compaction_stats(read_text(log_path), log_path)
+        table_source = log_path.name
+    if not tables:
+        raise ParseError(stdout_path, "no compaction-stats table in stdout or LOG")
+    stalls = parse_db_stats(stdout, stdout_path)
+    # Stalls only happen while writing: the last cumulative figure covers the fill.
+    stall_seconds = stalls[-1].stall_seconds if stalls else 0.0
+    series_path = directory / f"{stem}.report.csv"
+    series = parse_report_csv(read_text(series_path), series_path) if series_path.exists() else []
+    operations = summary.operations
+    if operations is None:
+        operations = round(summary.ops_per_sec * (summary.seconds or 0)) or None
+    user_bytes = float((operations or 0) * bytes_per_op)
+    return EngineRun(
+        summary=summary,
+        bytes_per_op=bytes_per_op,
+        user_bytes=user_bytes,
+        stall_seconds=stall_seconds,
+        tables=tables,
+        table_source=table_source,
+        proc=_proc(directory / f"{stem}.proc.json"),
+        series=series,
+    )
+
+
+def load_host(directory: Path) -> HostCalibration:
+    facts_path = directory / "host.json"
+    facts = parse_json_file(facts_path)
+    config = facts.get("config", {})
+    try:
+        bytes_per_op = int(config["key_size"]) + int(config["value_size"])
+    except (KeyError, TypeError, ValueError):
+        raise ParseError(facts_path, "config.key_size/value_size missing or not integers") from None
+    cal = HostCalibration(
+        host=str(facts.get("host", directory.name)), directory=directory, facts=facts
+    )
+    cal.device = load_device(directory)
+    if (directory / "dbbench.stdout").exists():
+        cal.engine = load_engine_run(directory, "dbbench", bytes_per_op)
+        if cal.engine.user_bytes <= 0:
+            # The old summary form has no operation count: fall back on the config.
+            cal.engine.user_bytes = float(int(config.get("num", 0)) * bytes_per_op)
+        path = directory / "dbbench.stdout"
+        cal.stats = parse_statistics(read_text(path), path)
+    for path in sorted(directory.glob("validate-*.stdout")):
+        stem = path.name.removesuffix(".stdout")
+        cal.validations[stem.removeprefix("validate-")] = load_engine_run(
+            directory, stem, bytes_per_op
+        )
+    return cal
+
+
+# ------------------------------------------------------------------ derived
+
+
+def compression_ratio(cal: HostCalibration) -> float:
+    stats = cal.stats
+    if stats:
+        flushed = stats.get("rocksdb.flush.write.bytes")
+        payload = stats.get("rocksdb.memtable.payload.bytes.at.flush")
+        if flushed > 0 and payload > 0:
+            return flushed / payload
+    cal.notes.append("CR from the configured --compression_ratio (no flush statistics)")
+    return float(cal.facts.get("config", {}).get("compression_ratio", 1.0))
+
+
+def wa_from_statistics(cal: HostCalibration) -> float | None:
+    if not cal.stats:
+        return None
+    written = cal.stats.get("rocksdb.bytes.written")
+    if written <= 0:
+        return None
+    sst = cal.stats.get("rocksdb.flush.write.bytes") + cal.stats.get("rocksdb.compact.write.bytes")
+    return sst / written
+
+
+def device_io(cal: HostCalibration, run: EngineRun) -> tuple[float, float, str]:
+    """(read bytes, write bytes, source) the run moved on the device."""
+    io = run.proc.get("proc_io") or {}
+    if io.get("write_bytes") is not None:
+        written = float(io["write_bytes"]) - float(io.get("cancelled_write_bytes", 0))
+        return float(io.get("read_bytes", 0)), max(written, 0.0), "/proc/<pid>/io"
+    disk = run.proc.get("diskstats") or {}
+    if disk.get("write_bytes") is not None:
+        return (
+            float(disk["read_bytes"]),
+            float(disk["write_bytes"]),
+            f"/proc/diskstats {disk.get('device')}",
+        )
+    if cal.stats:
+        s = cal.stats
+        reads = float(s.get("rocksdb.compact.read.bytes"))
+        writes = float(
+            s.get("rocksdb.wal.bytes")
+            + s.get("rocksdb.flush.write.bytes")
+            + s.get("rocksdb.compact.write.bytes")
+        )
+        return reads, writes, "RocksDB statistics (no device counters)"
+    raise ParseError(cal.directory / "dbbench.proc.json", "no device counters and no statistics")
+
+
+def read_fraction(cal: HostCalibration) -> tuple[float, float, str]:
+    """(rho_r, rho_w, source): read and write fractions of phase B device traffic."""
+    if not cal.engine:
+        raise ParseError(cal.directory / "dbbench.stdout", "phase B output missing")
+    reads, writes, source = device_io(cal, cal.engine)
+    total = reads + writes
+    if total <= 0:
+        raise ParseError(cal.directory / "dbbench.proc.json", "phase B moved no device bytes")
+    return reads / total, writes / total, source
+
+
+def mix_read_percent(cal: HostCalibration) -> int:
+    """fio rwmixread for the mixed run: phase B's read share, clamped to 1..99 so
+    the run stays mixed (fio takes whole percents)."""
+    rho_r, _, _ = read_fraction(cal)
+    return min(99, max(1, round(rho_r * 100)))
+
+
+def model_inputs(cal: HostCalibration) -> ModelInputs:
+    if not cal.device or not cal.engine:
+        raise ParseError(cal.directory, "need both phase A (fio) and phase B (db_bench) outputs")
+    rho_r, rho_w, _ = read_fraction(cal)
+    final = cal.engine.final
+    wa = final.total.w_amp if final.total else 0.0
+    levels = [
+        LevelInput(lv.level, lv.w_amp, lv.read_write_ratio)
+        for lv in final.levels
+        if lv.write_gb > 0 or lv.comp_cnt > 0
+    ]
+    return ModelInputs(
+        b_w=cal.device.b_w,
+        b_r=cal.device.b_r,
+        cr=compression_ratio(cal),
+        wa=wa,
+        rho_r=rho_r,
+        rho_w=rho_w,
+        p_stall=cal.engine.stall_fraction,
+        levels=levels,
+        value_bytes=cal.engine.bytes_per_op,
+    )
+
+
+def v3_inputs(cal: HostCalibration) -> V3Inputs:
+    if not cal.device or not cal.engine:
+        raise ParseError(cal.directory, "need both phase A (fio) and phase B (db_bench) outputs")
+    run = cal.engine
+    final = run.final
+    config = cal.facts.get("config", {})
+    reads, writes, _ = device_io(cal, run)
+    l0 = final.level("L0")
+    below = [lv for lv in final.levels if lv.level != "L0"]
+    base = next((lv for lv in below if lv.comp_sec > 0 or lv.rn_gb > 0), None)
+    merge_cpu = (
+        final.total.comp_merge_cpu_sec
+        if final.total and final.total.comp_merge_cpu_sec is not None
+        else sum(lv.comp_merge_cpu_sec or 0.0 for lv in final.levels)
+    )
+    cpu = float(run.proc.get("utime_s", 0.0)) + float(run.proc.get("stime_s", 0.0))
+    if cpu <= 0:
+        cal.notes.append("no process CPU time recorded: CPU bounds omitted")
+    return V3Inputs(
+        b_w=cal.device.b_w,
+        b_r=cal.device.b_r,
+        user_bytes=run.user_bytes,
+        device_write_bytes=writes,
+        device_read_bytes=reads,
+        flush_sec=l0.comp_sec if l0 else 0.0,
+        base_sec=base.comp_sec if base else 0.0,
+        compaction_sec=sum(lv.comp_sec for lv in below),
+        cpu_sec=cpu,
+        merge_cpu_sec=merge_cpu,
+        max_background_jobs=int(config.get("max_background_jobs", 2)),
+        cores=float(cal.facts.get("cores", 1)),
+        base_level=base.level if base else "L1",
+        subcompactions=max(1, int(config.get("subcompactions", 1))),
+    )
+
+
+def device_figures_dict(device: DeviceFigures, rho_r: float | None, rho_w: float | None) -> dict:
+    out = {"B_w": device.b_w, "B_r": device.b_r, "B_mix": device.b_mix}
+    out["B_eff"] = (
+        harmonic_beff(device.b_r, device.b_w, rho_r, rho_w) if rho_r is not None else None
+    )
+    return out

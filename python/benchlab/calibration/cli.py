@@ -1,0 +1,101 @@
+"""``benchlab calibrate ...`` commands (also ``python -m benchlab.calibration ...``).
+
+    mixread --host-dir D    print fio's rwmixread (whole percent) from phase B
+    predict --host-dir D    write D/prediction.json; print v3 and the validation rates
+    report  --run-dir R     write report.md/report.json/throughput.png per host + index
+
+Exit codes follow docs/architecture.md: 0 done, 2 bad input (message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .parsers import ParseError
+
+
+def _mixread(args: argparse.Namespace) -> int:
+    from . import analysis
+
+    cal = analysis.load_host(args.host_dir)
+    print(analysis.mix_read_percent(cal))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from . import analysis, report
+
+    cal = analysis.load_host(args.host_dir)
+    preds = report.predict(cal)
+    v3 = preds["v3"]
+    doc = {
+        "host": cal.host,
+        "measured_mib_s": cal.engine.mib_s if cal.engine else None,
+        "predictions": {
+            k: {"mib_s": p.mib_s, "bottleneck": p.bottleneck} for k, p in preds.items()
+        },
+        "validation_rates_bytes_s": report.validation_rates(v3.mib_s),
+    }
+    target = args.host_dir / "prediction.json"
+    if target.exists() and not args.force:
+        raise ParseError(target, "exists; a calibration's files are never overwritten")
+    target.write_text(json.dumps(doc, indent=2) + "\n")
+    print(json.dumps(doc))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from . import report
+
+    docs = report.write_run_report(args.run_dir)
+    for doc in docs:
+        p = doc["predictions"]
+        print(
+            f"{doc['host']}: measured {doc['engine']['mib_s']:.1f} MiB/s; "
+            + "; ".join(f"{k} {v['mib_s']:.1f} ({v['error_percent']:+.1f} %)" for k, v in p.items())
+        )
+    print(f"report: {args.run_dir / 'report.md'}")
+    return 0
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="calibrate_command", required=True)
+    p = sub.add_parser("mixread", help="fio rwmixread percent from phase B's device traffic")
+    p.add_argument("--host-dir", type=Path, required=True)
+    p.set_defaults(calibrate_func=_mixread)
+    p = sub.add_parser("predict", help="v1/v2.1/v3 predictions and v3 validation rates")
+    p.add_argument("--host-dir", type=Path, required=True)
+    p.add_argument("--force", action="store_true", help="replace an existing prediction.json")
+    p.set_defaults(calibrate_func=_predict)
+    p = sub.add_parser("report", help="the calibration report for results/calibration-<id>")
+    p.add_argument("--run-dir", type=Path, required=True)
+    p.set_defaults(calibrate_func=_report)
+    parser.set_defaults(func=run)
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``calibrate`` to the benchlab CLI; dispatch with ``args.func(args)``."""
+    parser = subparsers.add_parser("calibrate", help="storage calibration (SPEC.md section 8)")
+    add_commands(parser)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return args.calibrate_func(args)
+    except ParseError as exc:
+        print(f"benchlab calibrate: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"benchlab calibrate: {exc.filename}: not found", file=sys.stderr)
+        return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchlab.calibration")
+    add_commands(parser)
+    args = parser.parse_args(argv)
+    return run(args)
