@@ -260,6 +260,13 @@ def _row_tokens(line: str) -> list[str]:
     return out
 
 
+def _is_row(line: str) -> bool:
+    first = line.split(maxsplit=1)[:1]
+    return bool(first) and (
+        first[0] in ("Sum", "Int") or re.fullmatch(r"L\d+", first[0]) is not None
+    )
+
+
 def _number(token: str) -> float:
     """RocksDB prints counts like 7389K / 11M in KeyIn; plain floats elsewhere."""
     mult = {"K": 1e3, "M": 1e6, "G": 1e9}.get(token[-1:], 1)
@@ -311,7 +318,7 @@ def parse_compaction_stats(text: str, source: str | Path = "<LOG>") -> list[Comp
         row_index = header_index + 1
         if row_index < len(lines) and set(lines[row_index].strip()) <= {"-"}:
             row_index += 1
-        while row_index < len(lines) and lines[row_index].strip():
+        while row_index < len(lines) and _is_row(lines[row_index]):
             tokens = _row_tokens(lines[row_index])
             if len(tokens) != len(header):
                 raise ParseError(
