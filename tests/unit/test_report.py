@@ -1,0 +1,216 @@
+"""Report rendering from a run directory, with a fake Prometheus and without one."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from benchlab.config import parse_load
+from benchlab.loadgen.runner import BatchEvent, TargetRunResult
+from benchlab.report import generate_report
+from benchlab.results import create_run_dir, write_json
+
+T0 = 1_795_000_000.0
+PG_SINK = {
+    "kind": "postgresql",
+    "method": "copy",
+    "port": 5432,
+    "password_file": "/etc/benchlab/secrets/postgresql_benchlab.password",
+}
+
+
+def make_result(target: str, load: Any, latency_s: float, fail_every: int = 0) -> TargetRunResult:
+    r = TargetRunResult(target, {"kind": "postgresql", "method": "copy"}, 1, "configured", load, T0)
+    for k in range(load.batch_count):
+        ok = not (fail_every and k % fail_every == 0)
+        r.add(
+            BatchEvent(
+                0,
+                k,
+                k * load.batch_size,
+                load.batch_size,
+                T0 + k * load.interval_s,
+                0.001,
+                False,
+                ok,
+                load.batch_size if ok else 0,
+                ((k * load.batch_size, load.batch_size),) if ok else (),
+                None if ok else "timeout",
+                None if ok else "QueryCanceled: canceling statement due to statement timeout",
+                latency_s,
+                latency_s,
+                1,
+            ),
+            None,
+        )
+    r.batches_sent = r.batches_due = load.batch_count
+    r.records_due = load.batch_count * load.batch_size
+    r.end_wall = T0 + load.duration_s
+    return r
+
+
+def make_run(root: Path, targets: list[str]) -> Path:
+    load_cfg = {"batch_size": 100, "interval_s": 0.5, "duration_s": 50, "record_bytes": 300}
+    load = parse_load(load_cfg)
+    config: dict[str, Any] = {
+        "run_id": "20261122T160102Z-p1-test",
+        "phase": "1",
+        "load": load_cfg,
+        "targets": [
+            {
+                "target": t,
+                "sink": PG_SINK,
+                "criteria": {"min_success_rate": 0.99, "max_p99_ms": 100, "oom_allowed": False},
+                "hypothesis": {
+                    "throughput_per_s": 170,
+                    "latency_ms": "< 50",
+                    "cpu": "30 %",
+                    "memory": "500 MB",
+                    "state": "stable",
+                },
+                "services": [f"{t}_svc"],
+            }
+            for t in targets
+        ],
+        "prometheus_url": "http://127.0.0.1:9",
+        "services": {
+            f"{t}_svc": {
+                "host": "localhost",
+                "cpu_limit": 2.0 * (i + 1),
+                "memory_limit_bytes": 2 * 1024**3 * (i + 1),
+            }
+            for i, t in enumerate(targets)
+        },
+        "host_facts": {
+            "localhost": {"cores": 2, "memory_mb": 24000, "kernel": "6.1", "os": "Debian"}
+        },
+        "versions": {"postgresql": "15.18"},
+    }
+    run_dir = create_run_dir(root, config["run_id"])
+    results = {
+        t: make_result(t, load, 0.030 if i == 0 else 0.250, fail_every=0 if i == 0 else 10)
+        for i, t in enumerate(targets)
+    }
+    write_json(
+        run_dir / "run.json",
+        {
+            "run_id": config["run_id"],
+            "phase": "1",
+            "inventory": "local",
+            "status": "complete",
+            "created": "2026-11-22T16:01:02Z",
+            "targets": targets,
+            "config": config,
+            "versions": {"postgresql": "15.18"},
+        },
+    )
+    write_json(run_dir / "load.json", {t: r.summary() for t, r in results.items()})
+    audits = {
+        t: {
+            "target": t,
+            "acknowledged": r.records_acked,
+            "found": r.records_acked,
+            "lost": 0,
+            "duplicates": 0,
+            "unacknowledged_present": 0,
+        }
+        for t, r in results.items()
+    }
+    audits[targets[0]]["lost"] = 2
+    audits[targets[0]]["lost_examples"] = [17, 18]
+    write_json(run_dir / "audit.json", audits)
+    for t, r in results.items():
+        (run_dir / "timeseries" / f"{t}-throughput.csv").write_text(r.timeseries_csv())
+    return run_dir
+
+
+class FakeProm:
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def custom_query_range(
+        self, query: str, start_time: datetime, end_time: datetime, step: str
+    ) -> list[dict[str, Any]]:
+        self.queries.append(query)
+        t = start_time.timestamp()
+        if query.startswith("rate(benchlab_cgroup_cpu_usage_seconds_total"):
+            return [
+                {
+                    "metric": {"service": "postgresql_svc", "host": "localhost"},
+                    "values": [[t, "0.5"], [t + 5, "1.5"]],
+                }
+            ]
+        if query == "benchlab_cgroup_cpu_limit_cores":
+            return [
+                {
+                    "metric": {"service": "postgresql_svc", "host": "localhost"},
+                    "values": [[t, "2"], [t + 5, "2"]],
+                }
+            ]
+        if query == "benchlab_cgroup_memory_usage_bytes":
+            return [
+                {
+                    "metric": {"service": "postgresql_svc", "host": "localhost"},
+                    "values": [[t, str(512 * 1024**2)], [t + 5, str(1024 * 1024**2)]],
+                }
+            ]
+        return []
+
+    def custom_query(
+        self, query: str, params: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        if "oom_kills" in query:
+            return [
+                {"metric": {"service": "postgresql_svc", "host": "localhost"}, "value": [0, "1"]}
+            ]
+        return []
+
+
+def test_report_with_two_targets_and_prometheus(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql", "pipeline"])
+    prom = FakeProm()
+    report = generate_report(run_dir, client=prom).read_text()
+    assert "| figure | postgresql | pipeline |" in report
+    assert "| throughput (records stored/s) | 200.0 | 180.0 |" in report
+    assert "| success rate | 100.00 % | 90.00 % |" in report
+    assert "| errors by kind | none | timeout: 10 |" in report
+    assert "| latency p99 (ms) | 30.0 | 250.1 |" in report  # HDR: 3 significant digits
+    assert "| CPU used, mean / peak (cores) | 1.00 / 1.50 | n/a / n/a |" in report
+    assert "| postgresql | OOM kills | none | 1 | **FAIL** |" in report
+    assert "| pipeline | p99 latency | < 100 ms | 250.1 ms | **FAIL** |" in report
+    assert "| postgresql | p99 latency | < 100 ms | 30.0 ms | **PASS** |" in report
+    assert "| lost (acked, missing) | 2 | 0 |" in report
+    assert "first lost seq numbers 17, 18" in report
+    assert "| throughput per core (records/s) | 100.0 | 45.0 |" in report
+    assert "Highest throughput: postgresql at 200.0 records/s, 1.11x pipeline" in report
+    assert "| postgresql | throughput | 170 /s | 200.0 /s |" in report
+    assert "| postgresql | postgresql_svc | localhost | 1.00 / 1.50 | 50 / 75 |" in report
+    assert (run_dir / "metrics" / "service_cpu_cores.csv").read_text().startswith("timestamp,")
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["figures"]["postgresql"]["overall"] == "FAIL"
+    assert run["figures"]["postgresql"]["oom_kills"] == 1
+    assert run["figures"]["pipeline"]["success_rate"] == pytest.approx(0.9)
+    assert run["report"]["path"] == "report.md"
+
+
+def test_report_degrades_when_prometheus_is_unreachable(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql"])
+    report = generate_report(run_dir).read_text()  # prometheus_url points at a closed port
+    assert "did not answer" in report
+    assert "| postgresql | OOM kills | none | n/a | **UNKNOWN**" in report
+    assert "| memory peak | n/a |" in report
+    assert "Only one system ran" in report
+    # regenerating rewrites report.md in place and nothing else is lost
+    generate_report(run_dir)
+    assert (run_dir / "load.json").exists() and (run_dir / "audit.json").exists()
+
+
+def test_partial_run_is_marked(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql"])
+    (run_dir / "PARTIAL").write_text("interrupted\n")
+    report = generate_report(run_dir, skip_metrics=True).read_text()
+    assert "PARTIAL RESULT" in report
+    assert "metrics collection skipped" in report
