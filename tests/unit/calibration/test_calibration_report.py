@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from benchlab.calibration import latest_device_figures
 from benchlab.calibration.cli import main
 
