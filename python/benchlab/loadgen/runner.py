@@ -189,6 +189,8 @@ class TargetRunResult:
     records_acked: int = 0
     max_lag_s: float = 0.0
     last_ack_wall: float | None = None
+    first_send_wall: float | None = None
+    last_send_wall: float | None = None
     errors: dict[str, int] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -207,6 +209,11 @@ class TargetRunResult:
         self.service_time.record_s(ev.service_s)
         self.lag.record_s(max(0.0, ev.lag_s))
         ack_wall = ev.due_wall + ev.latency_s
+        send_wall = ev.due_wall + ev.lag_s
+        if self.first_send_wall is None or send_wall < self.first_send_wall:
+            self.first_send_wall = send_wall
+        if self.last_send_wall is None or send_wall > self.last_send_wall:
+            self.last_send_wall = send_wall
         if ev.acked:
             self.last_ack_wall = max(self.last_ack_wall or 0.0, ack_wall)
         if not ev.ok:
@@ -234,6 +241,14 @@ class TargetRunResult:
         span = self.batches_due * self.load.interval_s
         last = (self.last_ack_wall - self.t0_wall) if self.last_ack_wall else 0.0
         return max(1e-9, span, last)
+
+    @property
+    def achieved_send_rate(self) -> float | None:
+        """Records sent over the real span of the sends (first to last send, plus one interval)."""
+        if self.first_send_wall is None or self.last_send_wall is None:
+            return None
+        span = self.last_send_wall - self.first_send_wall + self.load.interval_s
+        return self.records_sent / span
 
     def summary(self) -> dict[str, Any]:
         lat = self.latency.summary()
@@ -264,8 +279,7 @@ class TargetRunResult:
             "records_acked": self.records_acked,
             "success_rate": (self.records_acked / self.records_due) if self.records_due else None,
             "throughput_per_s": self.records_acked / self.active_s,
-            "send_rate_per_s": self.records_sent
-            / max(1e-9, self.batches_due * self.load.interval_s),
+            "send_rate_per_s": self.achieved_send_rate,
             "errors": dict(sorted(self.errors.items())),
             "errors_total": sum(self.errors.values()),
             "error_samples": self.error_samples,
