@@ -52,7 +52,13 @@ def _validation_row(tag: str, run: analysis.EngineRun, v3: float, slots: int) ->
         "compaction_debt_s": debt_s,
         "catch_up_s": catch_up,
         "catch_up_percent_of_run": catch_up / run.seconds * 100 if run.seconds else 0.0,
-        "verdict": "sustained" if sustained else "not sustained",
+        "verdict": (
+            "sustained"
+            if sustained
+            else "not sustained (stalls)"
+            if stall >= 0.02
+            else "inconclusive: below target without stalls (writer starved, e.g. CPU contention)"
+        ),
     }
 
 
