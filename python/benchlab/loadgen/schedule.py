@@ -22,14 +22,27 @@ class Clock(Protocol):
 
 
 class MonotonicClock:
-    """Real time: time.monotonic() is system-wide on Linux, so processes share t0."""
+    """Real time: time.monotonic() is system-wide on Linux, so processes share t0.
+
+    sleep() wakes ``spin_s`` early and yields until the target, which keeps the wake-up
+    error near the scheduler's granularity instead of the timer slack (costs < 1 % CPU at
+    phase 3's 3.3 batches/s).
+    """
+
+    def __init__(self, spin_s: float = 0.0015) -> None:
+        self.spin_s = spin_s
 
     def now(self) -> float:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        if seconds <= 0:
+            return
+        target = time.monotonic() + seconds
+        if seconds > self.spin_s:
+            time.sleep(seconds - self.spin_s)
+        while time.monotonic() < target:
+            time.sleep(0)
 
 
 class FakeClock:
