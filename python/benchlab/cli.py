@@ -247,7 +247,8 @@ def run_playbook(
     console.print(f"{playbook}: {result.status}, rc {result.rc}", highlight=False)
     if result.status == "canceled":
         return EXIT_INTERRUPTED
-    return EXIT_OK if result.rc == 0 else (result.rc if result.rc in (2,) else EXIT_FAILED)
+    # ansible-playbook's own code: 2 when a host failed (preflight rejects bad input so), 4 unreachable
+    return EXIT_OK if result.rc == 0 else (result.rc or EXIT_FAILED)
 
 
 # -- results ------------------------------------------------------------------------------
