@@ -27,7 +27,8 @@ from benchlab.sinks import Ack, Batch, SinkUnreachable, make_sink
 
 START_MARGIN_S = 0.3
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60)
-GEN_BUSY_TARGET = 0.5  # a worker should spend at most half its time generating/encoding
+GEN_BUSY_TARGET = 0.5
+SYNC_SINK_SECOND_WORKER_S = 0.5  # a worker should spend at most half its time generating/encoding
 
 
 @dataclass(frozen=True)
@@ -162,10 +163,14 @@ def choose_processes(load: LoadConfig, sink: SinkConfig, run_id: str) -> tuple[i
     cost = probe_generation_cost(load, sink, run_id)
     busy = load.rate_per_s * cost
     n = max(1, min(cores, math.ceil(busy / GEN_BUSY_TARGET)))
-    # a synchronous sink holds one batch at a time: add a worker when batches come fast
-    if load.interval_s < 0.05:
-        n = max(n, min(cores, 2))
-    return n, f"auto: generation {cost * 1e6:.1f} us/record -> {busy:.2f} cores at target rate"
+    reason = f"auto: generation {cost * 1e6:.1f} us/record -> {busy:.2f} cores at target rate"
+    # a synchronous sink holds one batch at a time per worker: with batches due more often
+    # than every 0.5 s (phase 3), give it two in flight so one slow commit does not queue all
+    if sink.kind != "null" and load.interval_s < SYNC_SINK_SECOND_WORKER_S and cores > 1:
+        if n < 2:
+            reason += f"; 2 workers: synchronous sink, interval < {SYNC_SINK_SECOND_WORKER_S} s"
+        n = max(n, 2)
+    return n, reason
 
 
 @dataclass
