@@ -78,11 +78,20 @@ def test_each_method_writes_the_batch_and_acks_on_commit(
     assert [r[0] for r in stored] == list(range(750))
     expected = factory.rows(0, 750, T0, 0.001)
     first = expected[0]
-    assert stored[0][1:7] == (first[3], first[4], first[5], first[6], first[7], first[8])
+    assert stored[0][1:7] == (
+        first[3],
+        first[4],
+        first[5],
+        first[6],
+        first[7],
+        first[8],
+    )
     assert stored[0][7] == first[2]
 
 
-def test_closed_port_is_unreachable_and_a_connection_error(sink_config: SinkConfig) -> None:
+def test_closed_port_is_unreachable_and_a_connection_error(
+    sink_config: SinkConfig,
+) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -142,9 +151,58 @@ def test_reconnects_after_connection_loss(
     finally:
         sink.close()
     seqs = [r[0] for r in rows_for(conn, sink_config.table, run_id)]
-    assert seqs == list(range(0, 10)) + list(range(20, 40))
+    assert seqs == list(range(10)) + list(range(20, 40))
 
 
 def _plain(cfg: SinkConfig) -> dict[str, Any]:
     data = {k: v for k, v in cfg.__dict__.items() if k != "extra"}
     return {k: v for k, v in data.items() if v is not None}
+
+
+def test_benchlab_run_smoke_against_postgres(
+    postgres_sink_config: dict[str, Any],
+    conn: psycopg.Connection[Any],
+    sink_config: SinkConfig,
+    tmp_path: Any,
+) -> None:
+    """`benchlab run` end to end: load, audit (lost 0), raw results and report."""
+    import json
+
+    from benchlab.cli import main
+
+    run_id = f"it-cli-{uuid.uuid4().hex[:12]}"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = {
+        "run_id": run_id,
+        "phase": "smoke",
+        "target": "postgresql",
+        "load": {"batch_size": 50, "interval_s": 0.2, "duration_s": 3, "processes": 0},
+        "sink": postgres_sink_config,
+        "criteria": {"min_success_rate": 0.99, "max_p99_ms": 100, "oom_allowed": False},
+        "loadgen_metrics_port": port,
+        "loadgen_metrics_addr": "127.0.0.1",
+    }
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(config))
+    try:
+        rc = main(
+            [
+                "run",
+                "--config",
+                str(path),
+                "--results-root",
+                str(tmp_path / "r"),
+                "--quiet",
+                "--skip-metrics",
+            ]
+        )
+        assert rc == 0
+        run_dir = tmp_path / "r" / run_id
+        audit = json.loads((run_dir / "audit.json").read_text())["postgresql"]
+        assert audit["acknowledged"] == 750 and audit["found"] == 750
+        assert audit["lost"] == 0 and audit["duplicates"] == 0
+        assert "| lost (acked, missing) | 0 |" in (run_dir / "report.md").read_text()
+    finally:
+        conn.execute(f"DELETE FROM {sink_config.table} WHERE run_id = %s", (run_id,))  # type: ignore[arg-type]
