@@ -33,13 +33,21 @@ T0 = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
 
 
 def kit_load(
-    sink: PostgresSink, run_id: str, rows: int, batch: int, record_bytes: int, *, encode_timed: bool
+    sink: PostgresSink,
+    run_id: str,
+    rows: int,
+    batch: int,
+    record_bytes: int,
+    *,
+    encode_timed: bool,
 ) -> float:
     """Rows/s of write_batch (send + commit per batch). Records are generated ahead, as the
     generator does before each batch's due time; encoding (prepare) is timed only when asked
     (the generator also does it ahead of the due time, and psql's file is encoded untimed)."""
     factory = RecordFactory(run_id, record_bytes)
-    batches = [factory.rows(s, min(batch, rows - s), T0, 0.0001) for s in range(0, rows, batch)]
+    batches = [
+        factory.rows(s, min(batch, rows - s), T0, 0.0001) for s in range(0, rows, batch)
+    ]
     payloads = [None if encode_timed else sink.prepare(b) for b in batches]
     start = time.perf_counter()
     for k, data in enumerate(batches):
@@ -96,13 +104,21 @@ def main() -> int:
     p.add_argument("--port", type=int, default=5432)
     p.add_argument("--dbname", default="benchlab")
     p.add_argument("--user", default="benchlab")
-    p.add_argument("--password-file", default="/etc/benchlab/secrets/postgresql_benchlab.password")
+    p.add_argument(
+        "--password-file", default="/etc/benchlab/secrets/postgresql_benchlab.password"
+    )
     p.add_argument("--table", default="events")
     p.add_argument("--rows", type=int, default=200_000)
-    p.add_argument("--batch-size", type=int, default=5000, help="kit batch (one commit each)")
+    p.add_argument(
+        "--batch-size", type=int, default=5000, help="kit batch (one commit each)"
+    )
     p.add_argument("--record-bytes", type=int, default=300)
-    p.add_argument("--methods", default="copy", help="comma list of copy, executemany, insert")
-    p.add_argument("--repeat", type=int, default=3, help="alternating rounds; the median is shown")
+    p.add_argument(
+        "--methods", default="copy", help="comma list of copy, executemany, insert"
+    )
+    p.add_argument(
+        "--repeat", type=int, default=3, help="alternating rounds; the median is shown"
+    )
     args = p.parse_args()
     if not args.host.startswith("127.") and args.host != "localhost":
         print("refusing a non-loopback host in a benchmark script", file=sys.stderr)
@@ -123,17 +139,25 @@ def main() -> int:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants: list[tuple[str, str, int, bool]] = [
-        (f"kit {m} (batches of {args.batch_size:,})", m, args.batch_size, False) for m in methods
+        (f"kit {m} (batches of {args.batch_size:,})", m, args.batch_size, False)
+        for m in methods
     ]
     if "copy" in methods:
         variants.append(
-            (f"kit copy + encoding (batches of {args.batch_size:,})", "copy", args.batch_size, True)
+            (
+                f"kit copy + encoding (batches of {args.batch_size:,})",
+                "copy",
+                args.batch_size,
+                True,
+            )
         )
         variants.append(("kit copy (one batch)", "copy", args.rows, False))
     psql_name = "psql \\copy (one file)"
     results: dict[str, list[float]] = {name: [] for name, *_ in variants}
     results[psql_name] = []
-    admin = psycopg.connect(**PostgresSink(sink_cfg).connect_kwargs() | {"autocommit": True})
+    admin = psycopg.connect(
+        **PostgresSink(sink_cfg).connect_kwargs() | {"autocommit": True}
+    )
     try:
         for rnd in range(args.repeat):
             order = list(variants) if rnd % 2 == 0 else list(reversed(variants))
@@ -147,7 +171,12 @@ def main() -> int:
                 try:
                     rid = f"{prefix}k{i}r{rnd}"
                     rate = kit_load(
-                        sink, rid, args.rows, batch, args.record_bytes, encode_timed=encode_timed
+                        sink,
+                        rid,
+                        args.rows,
+                        batch,
+                        args.record_bytes,
+                        encode_timed=encode_timed,
                     )
                     results[name].append(rate)
                 finally:
@@ -171,7 +200,9 @@ def main() -> int:
     if "copy" in methods:
         ratio = statistics.median(results[variants[0][0]]) / ref
         verdict = "MET" if ratio >= 0.9 else "NOT MET"
-        print(f"goal: kit COPY (per-batch commits) >= 0.9 x psql \\copy -> {ratio:.2f} {verdict}")
+        print(
+            f"goal: kit COPY (per-batch commits) >= 0.9 x psql \\copy -> {ratio:.2f} {verdict}"
+        )
     return 0
 
 

@@ -247,7 +247,8 @@ def run_playbook(
     console.print(f"{playbook}: {result.status}, rc {result.rc}", highlight=False)
     if result.status == "canceled":
         return EXIT_INTERRUPTED
-    # ansible-playbook's own code: 2 when a host failed (preflight rejects bad input so), 4 unreachable
+    # ansible-playbook's own code: 2 when a host failed (that is how preflight rejects bad
+    # input), 4 unreachable
     return EXIT_OK if result.rc == 0 else (result.rc or EXIT_FAILED)
 
 

@@ -33,7 +33,9 @@ def env(sink_config: SinkConfig) -> Iterator[tuple[str, psycopg.Connection[Any]]
         try:
             yield run_id, conn
         finally:
-            conn.execute(f"DELETE FROM {sink_config.table} WHERE run_id = %s", (run_id,))  # type: ignore[arg-type]
+            conn.execute(
+                f"DELETE FROM {sink_config.table} WHERE run_id = %s", (run_id,)
+            )  # type: ignore[arg-type]
 
 
 def write(sink_config: SinkConfig, run_id: str, batches: int, size: int) -> RangeSet:
@@ -54,7 +56,13 @@ def test_clean_run_audits_clean(sink_config: SinkConfig, env: tuple[str, Any]) -
     run_id, _ = env
     acked = write(sink_config, run_id, 4, 500)
     r = audit_postgres("postgresql", sink_config, run_id, acked)
-    assert (r.acknowledged, r.rows_found, r.lost, r.duplicates, r.unacknowledged_present) == (
+    assert (
+        r.acknowledged,
+        r.rows_found,
+        r.lost,
+        r.duplicates,
+        r.unacknowledged_present,
+    ) == (
         2000,
         2000,
         0,
@@ -71,7 +79,9 @@ def test_deleted_row_is_lost_and_copied_row_is_duplicate(
     table = sink_config.table
     acked = write(sink_config, run_id, 3, 100)
     cols = ", ".join(COLUMNS)
-    conn.execute(f"DELETE FROM {table} WHERE run_id = %s AND seq IN (42, 250)", (run_id,))  # type: ignore[arg-type]
+    conn.execute(
+        f"DELETE FROM {table} WHERE run_id = %s AND seq IN (42, 250)", (run_id,)
+    )  # type: ignore[arg-type]
     conn.execute(
         f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}"  # type: ignore[arg-type]
         " WHERE run_id = %s AND seq = 7",
@@ -103,4 +113,9 @@ def test_unacknowledged_gap_in_ranges(
     partial = RangeSet([(0, 100), (200, 100)])  # pretend batch 1's ack never arrived
     r = audit_postgres("postgresql", sink_config, run_id, partial)
     assert acked.total() == 300
-    assert (r.acknowledged, r.lost, r.duplicates, r.unacknowledged_present) == (200, 0, 0, 100)
+    assert (r.acknowledged, r.lost, r.duplicates, r.unacknowledged_present) == (
+        200,
+        0,
+        0,
+        100,
+    )

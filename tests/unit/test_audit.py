@@ -18,7 +18,7 @@ def test_rangeset_merges_adjacent_and_overlapping() -> None:
 
 def test_audit_arithmetic() -> None:
     acked = RangeSet([(0, 100), (200, 100)])  # 200 acknowledged
-    found = [s for s in range(0, 100) if s != 5]  # 5 lost
+    found = [s for s in range(100) if s != 5]  # 5 lost
     found += list(range(200, 300))
     found += [7, 7, 250]  # seq 7 three times (2 extra), 250 twice (1 extra)
     found += [150, 151]  # written but never acknowledged
@@ -34,5 +34,7 @@ def test_audit_arithmetic() -> None:
 
 
 def test_clean_audit_is_ok() -> None:
-    r = AuditResult("pg", acknowledged=10, rows_found=10, distinct_found=10, acked_found=10)
+    r = AuditResult(
+        "pg", acknowledged=10, rows_found=10, distinct_found=10, acked_found=10
+    )
     assert r.ok and r.lost == 0 and r.duplicates == 0 and r.unacknowledged_present == 0

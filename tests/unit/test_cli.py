@@ -27,7 +27,12 @@ def config(tmp_path: Path, **changes: Any) -> Path:
         "run_id": "cli-test-run",
         "phase": "smoke",
         "target": "null",
-        "load": {"batch_size": 20, "interval_s": 0.1, "duration_s": 0.5, "processes": 1},
+        "load": {
+            "batch_size": 20,
+            "interval_s": 0.1,
+            "duration_s": 0.5,
+            "processes": 1,
+        },
         "sink": {"kind": "null"},
         "criteria": {"min_success_rate": 0.99, "max_p99_ms": 100, "oom_allowed": False},
         "loadgen_metrics_port": free_port(),
@@ -69,12 +74,22 @@ def test_null_run_writes_results_and_exits_0(tmp_path: Path) -> None:
     # the same run id again: refused, earlier results untouched
     before = (run_dir / "load.json").read_text()
     rc = main(
-        ["run", "--config", str(config(tmp_path)), "--results-root", str(tmp_path / "r"), "--quiet"]
+        [
+            "run",
+            "--config",
+            str(config(tmp_path)),
+            "--results-root",
+            str(tmp_path / "r"),
+            "--quiet",
+        ]
     )
     assert rc == 2
     assert (run_dir / "load.json").read_text() == before
     assert main(["results", "list", "--results-root", str(tmp_path / "r")]) == 0
-    assert main(["results", "show", "cli-test-run", "--results-root", str(tmp_path / "r")]) == 0
+    assert (
+        main(["results", "show", "cli-test-run", "--results-root", str(tmp_path / "r")])
+        == 0
+    )
     assert main(["results", "show", "nope", "--results-root", str(tmp_path / "r")]) == 2
     assert main(["report", "--run-dir", str(run_dir), "--skip-metrics"]) == 0
 
@@ -93,7 +108,15 @@ def test_bad_config_exits_2_and_creates_nothing(
     tmp_path: Path, changes: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = tmp_path / "r"
-    rc = main(["run", "--config", str(config(tmp_path, **changes)), "--results-root", str(root)])
+    rc = main(
+        [
+            "run",
+            "--config",
+            str(config(tmp_path, **changes)),
+            "--results-root",
+            str(root),
+        ]
+    )
     assert rc == 2
     assert "fix" in capsys.readouterr().out
     assert not root.exists()
@@ -101,7 +124,16 @@ def test_bad_config_exits_2_and_creates_nothing(
 
 def test_missing_config_file_exits_2(tmp_path: Path) -> None:
     assert (
-        main(["run", "--config", str(tmp_path / "none.json"), "--results-root", str(tmp_path)]) == 2
+        main(
+            [
+                "run",
+                "--config",
+                str(tmp_path / "none.json"),
+                "--results-root",
+                str(tmp_path),
+            ]
+        )
+        == 2
     )
 
 
@@ -116,7 +148,15 @@ def test_unreachable_sink_exits_3_and_creates_nothing(tmp_path: Path) -> None:
         "connect_timeout_s": 2,
     }
     root = tmp_path / "r"
-    rc = main(["run", "--config", str(config(tmp_path, sink=sink)), "--results-root", str(root)])
+    rc = main(
+        [
+            "run",
+            "--config",
+            str(config(tmp_path, sink=sink)),
+            "--results-root",
+            str(root),
+        ]
+    )
     assert rc == 3
     assert not root.exists()
 
@@ -128,7 +168,10 @@ def test_busy_metrics_port_exits_2(tmp_path: Path) -> None:
         port = s.getsockname()[1]
         root = tmp_path / "r"
         path = config(tmp_path, loadgen_metrics_port=port)
-        assert main(["run", "--config", str(path), "--results-root", str(root), "--quiet"]) == 2
+        assert (
+            main(["run", "--config", str(path), "--results-root", str(root), "--quiet"])
+            == 2
+        )
         assert not (root / "cli-test-run").exists()
 
 
@@ -152,13 +195,16 @@ def test_bench_rejects_bad_input_before_running(tmp_path: Path) -> None:
     repo = ["--repo", str(tmp_path), "--quiet"]
     assert main(["bench", "--phase", "7", *repo]) == 2
     assert main(["bench", "--phase", "2", "-e", "duration", *repo]) == 2
-    assert main(["bench", "--phase", "2", "--inventory", "inventory/nowhere", *repo]) == 2
+    assert (
+        main(["bench", "--phase", "2", "--inventory", "inventory/nowhere", *repo]) == 2
+    )
     assert main(["bench", "--phase", "2", "--repo", str(tmp_path / "empty")]) == 2
 
 
 def test_sigint_leaves_partial_result_and_exits_130(tmp_path: Path) -> None:
     path = config(
-        tmp_path, load={"batch_size": 10, "interval_s": 0.1, "duration_s": 60, "processes": 1}
+        tmp_path,
+        load={"batch_size": 10, "interval_s": 0.1, "duration_s": 60, "processes": 1},
     )
     root = tmp_path / "r"
     proc = subprocess.Popen(
@@ -180,7 +226,10 @@ def test_sigint_leaves_partial_result_and_exits_130(tmp_path: Path) -> None:
         env={**os.environ},
     )
     deadline = time.monotonic() + 20
-    while not (root / "cli-test-run" / "run.json").exists() and time.monotonic() < deadline:
+    while (
+        not (root / "cli-test-run" / "run.json").exists()
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.1)
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)

@@ -37,7 +37,11 @@ GOOD: dict[str, Any] = {
     "prometheus_url": "http://127.0.0.1:9090",
     "loadgen_metrics_port": 9105,
     "services": {
-        "postgresql": {"host": "localhost", "cpu_limit": 1.0, "memory_limit_bytes": 2147483648}
+        "postgresql": {
+            "host": "localhost",
+            "cpu_limit": 1.0,
+            "memory_limit_bytes": 2147483648,
+        }
     },
     "host_facts": {"localhost": {"cores": 2}},
     "versions": {"postgresql": "15.18"},
@@ -102,7 +106,12 @@ def test_several_targets() -> None:
         ("criteria.oom_allowed", "maybe", "criteria.oom_allowed", "true or false"),
         ("run_id", "../../etc", "run_id", "letters"),
         ("prometheus_url", "localhost:9090", "prometheus_url", "http"),
-        ("services.postgresql.cpu_limit", -1, "services.postgresql.cpu_limit", "greater than 0"),
+        (
+            "services.postgresql.cpu_limit",
+            -1,
+            "services.postgresql.cpu_limit",
+            "greater than 0",
+        ),
     ],
 )
 def test_bad_values_name_the_field_and_the_fix(

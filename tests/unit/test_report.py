@@ -22,8 +22,12 @@ PG_SINK = {
 }
 
 
-def make_result(target: str, load: Any, latency_s: float, fail_every: int = 0) -> TargetRunResult:
-    r = TargetRunResult(target, {"kind": "postgresql", "method": "copy"}, 1, "configured", load, T0)
+def make_result(
+    target: str, load: Any, latency_s: float, fail_every: int = 0
+) -> TargetRunResult:
+    r = TargetRunResult(
+        target, {"kind": "postgresql", "method": "copy"}, 1, "configured", load, T0
+    )
     for k in range(load.batch_count):
         ok = not (fail_every and k % fail_every == 0)
         r.add(
@@ -39,7 +43,9 @@ def make_result(target: str, load: Any, latency_s: float, fail_every: int = 0) -
                 load.batch_size if ok else 0,
                 ((k * load.batch_size, load.batch_size),) if ok else (),
                 None if ok else "timeout",
-                None if ok else "QueryCanceled: canceling statement due to statement timeout",
+                None
+                if ok
+                else "QueryCanceled: canceling statement due to statement timeout",
                 latency_s,
                 latency_s,
                 1,
@@ -53,7 +59,12 @@ def make_result(target: str, load: Any, latency_s: float, fail_every: int = 0) -
 
 
 def make_run(root: Path, targets: list[str]) -> Path:
-    load_cfg = {"batch_size": 100, "interval_s": 0.5, "duration_s": 50, "record_bytes": 300}
+    load_cfg = {
+        "batch_size": 100,
+        "interval_s": 0.5,
+        "duration_s": 50,
+        "record_bytes": 300,
+    }
     load = parse_load(load_cfg)
     config: dict[str, Any] = {
         "run_id": "20261122T160102Z-p1-test",
@@ -63,7 +74,11 @@ def make_run(root: Path, targets: list[str]) -> Path:
             {
                 "target": t,
                 "sink": PG_SINK,
-                "criteria": {"min_success_rate": 0.99, "max_p99_ms": 100, "oom_allowed": False},
+                "criteria": {
+                    "min_success_rate": 0.99,
+                    "max_p99_ms": 100,
+                    "oom_allowed": False,
+                },
                 "hypothesis": {
                     "throughput_per_s": 170,
                     "latency_ms": "< 50",
@@ -85,13 +100,20 @@ def make_run(root: Path, targets: list[str]) -> Path:
             for i, t in enumerate(targets)
         },
         "host_facts": {
-            "localhost": {"cores": 2, "memory_mb": 24000, "kernel": "6.1", "os": "Debian"}
+            "localhost": {
+                "cores": 2,
+                "memory_mb": 24000,
+                "kernel": "6.1",
+                "os": "Debian",
+            }
         },
         "versions": {"postgresql": "15.18"},
     }
     run_dir = create_run_dir(root, config["run_id"])
     results = {
-        t: make_result(t, load, 0.030 if i == 0 else 0.250, fail_every=0 if i == 0 else 10)
+        t: make_result(
+            t, load, 0.030 if i == 0 else 0.250, fail_every=0 if i == 0 else 10
+        )
         for i, t in enumerate(targets)
     }
     write_json(
@@ -164,7 +186,10 @@ class FakeProm:
     ) -> list[dict[str, Any]]:
         if "oom_kills" in query:
             return [
-                {"metric": {"service": "postgresql_svc", "host": "localhost"}, "value": [0, "1"]}
+                {
+                    "metric": {"service": "postgresql_svc", "host": "localhost"},
+                    "value": [0, "1"],
+                }
             ]
         return []
 
@@ -187,8 +212,14 @@ def test_report_with_two_targets_and_prometheus(tmp_path: Path) -> None:
     assert "| throughput per core (records/s) | 100.0 | 45.0 |" in report
     assert "Highest throughput: postgresql at 200.0 records/s, 1.11x pipeline" in report
     assert "| postgresql | throughput | 170 /s | 200.0 /s |" in report
-    assert "| postgresql | postgresql_svc | localhost | 1.00 / 1.50 | 50 / 75 |" in report
-    assert (run_dir / "metrics" / "service_cpu_cores.csv").read_text().startswith("timestamp,")
+    assert (
+        "| postgresql | postgresql_svc | localhost | 1.00 / 1.50 | 50 / 75 |" in report
+    )
+    assert (
+        (run_dir / "metrics" / "service_cpu_cores.csv")
+        .read_text()
+        .startswith("timestamp,")
+    )
     run = json.loads((run_dir / "run.json").read_text())
     assert run["figures"]["postgresql"]["overall"] == "FAIL"
     assert run["figures"]["postgresql"]["oom_kills"] == 1
@@ -198,7 +229,9 @@ def test_report_with_two_targets_and_prometheus(tmp_path: Path) -> None:
 
 def test_report_degrades_when_prometheus_is_unreachable(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path, ["postgresql"])
-    report = generate_report(run_dir).read_text()  # prometheus_url points at a closed port
+    report = generate_report(
+        run_dir
+    ).read_text()  # prometheus_url points at a closed port
     assert "did not answer" in report
     assert "| postgresql | OOM kills | none | n/a | **UNKNOWN**" in report
     assert "| memory peak | n/a |" in report
