@@ -27,8 +27,9 @@ from benchlab.sinks import Ack, Batch, SinkUnreachable, make_sink
 
 START_MARGIN_S = 0.3
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60)
-GEN_BUSY_TARGET = 0.5
-SYNC_SINK_SECOND_WORKER_S = 0.5  # a worker should spend at most half its time generating/encoding
+GEN_BUSY_TARGET = 0.5  # a worker should spend at most half its time generating/encoding
+SYNC_SINK_SECOND_WORKER_S = 0.5
+STOP_GRACE_S = 30.0  # after a stop, how long workers may take to finish their batch
 
 
 @dataclass(frozen=True)
@@ -449,6 +450,9 @@ def run_load(
                 stop_mono = time.monotonic()
                 result.stop_reason = result.stop_reason or "interrupted"
                 stop.set()
+            if stop_mono is not None and time.monotonic() - stop_mono > STOP_GRACE_S:
+                result.warnings.append(f"workers still busy {STOP_GRACE_S:.0f} s after stop")
+                break
             try:
                 handle(out.get(timeout=0.1))
             except queue_mod.Empty:

@@ -94,6 +94,12 @@ class PostgresSink(SyncSink):
             "application_name": f"benchlab-{self.name}",
             "options": f"-c statement_timeout={c.statement_timeout_ms}",
             "autocommit": False,
+            # a vanished server must not hang a worker: TCP keepalives and a send time-out
+            "keepalives": 1,
+            "keepalives_idle": 5,
+            "keepalives_interval": 2,
+            "keepalives_count": 3,
+            "tcp_user_timeout": c.statement_timeout_ms + 10_000 if c.statement_timeout_ms else 0,
         }
 
     def _connect(self) -> psycopg.Connection[Any]:
