@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+
 from benchlab.config import parse_sink
 from benchlab.records import COLUMNS, RecordFactory
 from benchlab.sinks import Batch
@@ -46,9 +47,7 @@ def kit_load(
     generator does before each batch's due time; encoding (prepare) is timed only when asked
     (the generator also does it ahead of the due time, and psql's file is encoded untimed)."""
     factory = RecordFactory(run_id, record_bytes)
-    batches = [
-        factory.rows(s, min(batch, rows - s), T0, 0.0001) for s in range(0, rows, batch)
-    ]
+    batches = [factory.rows(s, min(batch, rows - s), T0, 0.0001) for s in range(0, rows, batch)]
     payloads = [None if encode_timed else sink.prepare(b) for b in batches]
     start = time.perf_counter()
     for k, data in enumerate(batches):
@@ -59,9 +58,7 @@ def kit_load(
     return rows / (time.perf_counter() - start)
 
 
-def psql_load(
-    args: argparse.Namespace, password: str, run_id: str, rows: int, batch: int
-) -> float:
+def psql_load(args: argparse.Namespace, password: str, run_id: str, rows: int, batch: int) -> float:
     """psql \\copy of the same records: one file per `batch` rows, each \\copy its own
     transaction (psql autocommit), all in one psql session; batch = rows is one file."""
     factory = RecordFactory(run_id, args.record_bytes)
@@ -70,9 +67,7 @@ def psql_load(
         script = []
         for s in range(0, rows, batch):
             part = tmp / f"part-{s}.tsv"
-            part.write_bytes(
-                copy_text(factory.rows(s, min(batch, rows - s), T0, 0.0001))
-            )
+            part.write_bytes(copy_text(factory.rows(s, min(batch, rows - s), T0, 0.0001)))
             script.append(f"\\copy {args.table} ({', '.join(COLUMNS)}) FROM '{part}'")
         (tmp / "load.sql").write_text("\n".join(script) + "\n")
         cmd = [
@@ -114,21 +109,13 @@ def main() -> int:
     p.add_argument("--port", type=int, default=5432)
     p.add_argument("--dbname", default="benchlab")
     p.add_argument("--user", default="benchlab")
-    p.add_argument(
-        "--password-file", default="/etc/benchlab/secrets/postgresql_benchlab.password"
-    )
+    p.add_argument("--password-file", default="/etc/benchlab/secrets/postgresql_benchlab.password")
     p.add_argument("--table", default="events")
     p.add_argument("--rows", type=int, default=200_000)
-    p.add_argument(
-        "--batch-size", type=int, default=5000, help="kit batch (one commit each)"
-    )
+    p.add_argument("--batch-size", type=int, default=5000, help="kit batch (one commit each)")
     p.add_argument("--record-bytes", type=int, default=300)
-    p.add_argument(
-        "--methods", default="copy", help="comma list of copy, executemany, insert"
-    )
-    p.add_argument(
-        "--repeat", type=int, default=3, help="alternating rounds; the median is shown"
-    )
+    p.add_argument("--methods", default="copy", help="comma list of copy, executemany, insert")
+    p.add_argument("--repeat", type=int, default=3, help="alternating rounds; the median is shown")
     args = p.parse_args()
     if not args.host.startswith("127.") and args.host != "localhost":
         print("refusing a non-loopback host in a benchmark script", file=sys.stderr)
@@ -149,8 +136,7 @@ def main() -> int:
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     variants: list[tuple[str, str, int, bool]] = [
-        (f"kit {m} (batches of {args.batch_size:,})", m, args.batch_size, False)
-        for m in methods
+        (f"kit {m} (batches of {args.batch_size:,})", m, args.batch_size, False) for m in methods
     ]
     if "copy" in methods:
         variants.append(
@@ -167,21 +153,15 @@ def main() -> int:
     results: dict[str, list[float]] = {name: [] for name, *_ in variants}
     results[psql_batched] = []
     results[psql_name] = []
-    admin = psycopg.connect(
-        **PostgresSink(sink_cfg).connect_kwargs() | {"autocommit": True}
-    )
+    admin = psycopg.connect(**PostgresSink(sink_cfg).connect_kwargs() | {"autocommit": True})
     try:
         for rnd in range(args.repeat):
             order = list(variants) if rnd % 2 == 0 else list(reversed(variants))
             rid = f"{prefix}psql{rnd}"
-            results[psql_name].append(
-                psql_load(args, password, rid, args.rows, args.rows)
-            )
+            results[psql_name].append(psql_load(args, password, rid, args.rows, args.rows))
             cleanup(admin, args.table, prefix)
             rid = f"{prefix}psqb{rnd}"
-            results[psql_batched].append(
-                psql_load(args, password, rid, args.rows, args.batch_size)
-            )
+            results[psql_batched].append(psql_load(args, password, rid, args.rows, args.batch_size))
             cleanup(admin, args.table, prefix)
             for i, (name, method, batch, encode_timed) in enumerate(order):
                 cfg = parse_sink({**sink_cfg.__dict__, "method": method, "extra": {}})

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from benchlab.config import parse_load, parse_sink
 from benchlab.loadgen.runner import run_load
 
@@ -39,24 +40,18 @@ def main() -> int:
     p.add_argument("--phases", default="1,2,3")
     p.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     p.add_argument("--processes", type=int, default=0, help="0 = auto")
-    p.add_argument(
-        "--pg", action="store_true", help="also run against PostgreSQL (COPY)"
-    )
+    p.add_argument("--pg", action="store_true", help="also run against PostgreSQL (COPY)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5432)
     p.add_argument("--dbname", default="benchlab")
     p.add_argument("--user", default="benchlab")
-    p.add_argument(
-        "--password-file", default="/etc/benchlab/secrets/postgresql_benchlab.password"
-    )
+    p.add_argument("--password-file", default="/etc/benchlab/secrets/postgresql_benchlab.password")
     p.add_argument("--method", default="copy")
     args = p.parse_args()
     if not args.host.startswith("127.") and args.host != "localhost":
         print("refusing a non-loopback host in a benchmark script", file=sys.stderr)
         return 2
-    phases = yaml.safe_load((REPO / "group_vars/all/phases.yml").read_text())[
-        "benchlab_phases"
-    ]
+    phases = yaml.safe_load((REPO / "group_vars/all/phases.yml").read_text())["benchlab_phases"]
     sinks: list[tuple[str, dict[str, Any]]] = [("null", {"kind": "null"})]
     if args.pg:
         sinks.append(
@@ -114,21 +109,16 @@ def main() -> int:
             print(lines[-1], flush=True)
     if run_ids:
         import psycopg
+
         from benchlab.sinks.postgres import PostgresSink
 
         cfg = parse_sink(run_ids[0][1])
-        with contextlib.closing(
-            psycopg.connect(**PostgresSink(cfg).connect_kwargs())
-        ) as conn:
+        with contextlib.closing(psycopg.connect(**PostgresSink(cfg).connect_kwargs())) as conn:
             conn.execute("DELETE FROM events WHERE run_id LIKE %s", (prefix + "%",))
             conn.commit()
     print()
-    print(
-        f"{args.duration:g} s per phase; sent/s = records sent over the span of actual sends;"
-    )
-    print(
-        "err % = sent/s vs target; lag = send time - scheduled time; gen CPU = cores used by"
-    )
+    print(f"{args.duration:g} s per phase; sent/s = records sent over the span of actual sends;")
+    print("err % = sent/s vs target; lag = send time - scheduled time; gen CPU = cores used by")
     print("the generator (parent + workers). Goals: |err| <= 1 %, lag p99 <= 10 ms.")
     print("\n".join(lines))
     return 0

@@ -39,8 +39,7 @@ class PlaybookRun:
             if in_recap and ":" in line and "=" in line:
                 host, _, counters = line.partition(":")
                 hosts[host.strip()] = {
-                    key: int(value)
-                    for key, value in (item.split("=") for item in counters.split())
+                    key: int(value) for key, value in (item.split("=") for item in counters.split())
                 }
         return hosts
 
@@ -48,9 +47,19 @@ class PlaybookRun:
 def run_playbook(*args: str, timeout: int = 1800) -> PlaybookRun:
     """Run ansible-playbook from the repo root with the kit's venv, loopback inventory only."""
     command = [str(VENV_BIN / "ansible-playbook"), *args]
-    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "ANSIBLE_FORCE_COLOR": "0",
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+    }
     done = subprocess.run(
-        command, cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env, check=False
+        command,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
     )
     return PlaybookRun(done.returncode, done.stdout, done.stderr)
 
@@ -67,7 +76,9 @@ def lab() -> Lab:
     if os.environ.get("BENCHLAB_TEST_REUSE_LAB") == "1":
         return Lab(None, None)
     first = run_playbook("site.yml")
-    assert first.returncode == 0, f"site.yml failed:\n{first.stdout[-6000:]}\n{first.stderr[-3000:]}"
+    assert first.returncode == 0, (
+        f"site.yml failed:\n{first.stdout[-6000:]}\n{first.stderr[-3000:]}"
+    )
     second = run_playbook("site.yml")
     return Lab(first, second)
 

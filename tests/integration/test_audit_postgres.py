@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from benchlab.audit import audit_postgres
 from benchlab.config import SinkConfig, parse_sink
 from benchlab.records import COLUMNS, RecordFactory
@@ -33,9 +34,7 @@ def env(sink_config: SinkConfig) -> Iterator[tuple[str, psycopg.Connection[Any]]
         try:
             yield run_id, conn
         finally:
-            conn.execute(
-                f"DELETE FROM {sink_config.table} WHERE run_id = %s", (run_id,)
-            )  # type: ignore[arg-type]
+            conn.execute(f"DELETE FROM {sink_config.table} WHERE run_id = %s", (run_id,))  # type: ignore[arg-type]
 
 
 def write(sink_config: SinkConfig, run_id: str, batches: int, size: int) -> RangeSet:
@@ -79,9 +78,7 @@ def test_deleted_row_is_lost_and_copied_row_is_duplicate(
     table = sink_config.table
     acked = write(sink_config, run_id, 3, 100)
     cols = ", ".join(COLUMNS)
-    conn.execute(
-        f"DELETE FROM {table} WHERE run_id = %s AND seq IN (42, 250)", (run_id,)
-    )  # type: ignore[arg-type]
+    conn.execute(f"DELETE FROM {table} WHERE run_id = %s AND seq IN (42, 250)", (run_id,))  # type: ignore[arg-type]
     conn.execute(
         f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}"  # type: ignore[arg-type]
         " WHERE run_id = %s AND seq = 7",

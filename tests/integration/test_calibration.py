@@ -41,12 +41,8 @@ def test_calibrate_playbook_produces_report() -> None:
     run = run_playbook(
         "calibrate.yml", "-e", "@tests/integration/calibration-short.yml", timeout=900
     )
-    assert run.returncode == 0, (
-        f"calibrate.yml failed:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
-    )
-    assert re.search(
-        r"localhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0", run.stdout
-    )
+    assert run.returncode == 0, f"calibrate.yml failed:\n{run.stdout[-6000:]}\n{run.stderr[-3000:]}"
+    assert re.search(r"localhost\s+: ok=\d+\s+changed=\d+\s+unreachable=0\s+failed=0", run.stdout)
     match = re.search(r"report: (\S+/calibration-[^/\s]+)/report\.md", run.stdout)
     assert match, run.stdout[-3000:]
     run_dir = REPO / "results" / match[1].rsplit("/", 1)[-1]
@@ -88,13 +84,9 @@ def test_calibrate_refuses_existing_id() -> None:
     existing = REPO / "results" / f"calibration-{calibration_id}"
     existing.mkdir(parents=True)
     try:
-        run = run_playbook(
-            "calibrate.yml", "-e", f"calibration_id={calibration_id}", timeout=300
-        )
+        run = run_playbook("calibrate.yml", "-e", f"calibration_id={calibration_id}", timeout=300)
     finally:
         shutil.rmtree(existing)
     assert run.returncode != 0
     assert "never overwritten" in " ".join(run.stdout.split())
-    assert not (
-        REPO / "results" / f"calibration-{calibration_id}" / "localhost"
-    ).exists()
+    assert not (REPO / "results" / f"calibration-{calibration_id}" / "localhost").exists()

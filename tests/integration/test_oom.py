@@ -16,9 +16,7 @@ CONF = Path(f"/etc/benchlab/cgroups.d/{SERVICE}.conf")
 
 
 def oom_kills() -> float:
-    with urllib.request.urlopen(
-        "http://127.0.0.1:9106/metrics", timeout=10
-    ) as response:
+    with urllib.request.urlopen("http://127.0.0.1:9106/metrics", timeout=10) as response:
         text = response.read().decode()
     match = re.search(
         rf'^benchlab_cgroup_oom_kills_total{{host="[^"]+",service="{SERVICE}"}} (\S+)$',
@@ -34,9 +32,7 @@ def test_tiny_cgroup_oom_kill_is_counted(lab: Lab) -> None:
         f"MEMORY_LIMIT_BYTES={64 * 1024 * 1024}\n"
     )
     try:
-        subprocess.run(
-            ["/usr/local/sbin/benchlab-cgsetup"], check=True, capture_output=True
-        )
+        subprocess.run(["/usr/local/sbin/benchlab-cgsetup"], check=True, capture_output=True)
         before = oom_kills()
         hog = subprocess.run(
             ["/usr/local/bin/benchlab-cgexec", SERVICE, "--", "/usr/bin/python3", "-c",

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+
 from benchlab.config import SinkConfig, parse_sink
 from benchlab.records import RecordFactory
 from benchlab.sinks import Batch, ErrorKind, SinkUnreachable, make_sink
@@ -38,16 +39,12 @@ def conn(sink_config: SinkConfig) -> Iterator[psycopg.Connection[Any]]:
 
 
 @pytest.fixture
-def cleanup(
-    conn: psycopg.Connection[Any], sink_config: SinkConfig, run_id: str
-) -> Iterator[None]:
+def cleanup(conn: psycopg.Connection[Any], sink_config: SinkConfig, run_id: str) -> Iterator[None]:
     yield
     conn.execute(f"DELETE FROM {sink_config.table} WHERE run_id = %s", (run_id,))  # type: ignore[arg-type]
 
 
-def rows_for(
-    conn: psycopg.Connection[Any], table: str, run_id: str
-) -> list[tuple[Any, ...]]:
+def rows_for(conn: psycopg.Connection[Any], table: str, run_id: str) -> list[tuple[Any, ...]]:
     return conn.execute(
         f"SELECT seq, service, level, host, user_id, latency_ms, message, event_time"  # type: ignore[arg-type]
         f" FROM {table} WHERE run_id = %s ORDER BY seq",
@@ -148,9 +145,7 @@ def test_reconnects_after_connection_loss(
         retrying = PostgresSink(parse_sink({**_plain(sink_config), "retries": 1}))
         retrying.open()
         assert retrying.conn is not None
-        conn.execute(
-            "SELECT pg_terminate_backend(%s)", (retrying.conn.info.backend_pid,)
-        )
+        conn.execute("SELECT pg_terminate_backend(%s)", (retrying.conn.info.backend_pid,))
         ack = retrying.write_batch(Batch(3, 30, factory.rows(30, 10, T0)))
         retrying.close()
         assert ack.ok and ack.attempts == 2

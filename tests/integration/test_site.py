@@ -18,16 +18,12 @@ SUPERVISOR = ["supervisorctl", "-c", "/etc/benchlab/supervisor/supervisord.conf"
 
 
 def metrics() -> str:
-    with urllib.request.urlopen(
-        "http://127.0.0.1:9106/metrics", timeout=10
-    ) as response:
+    with urllib.request.urlopen("http://127.0.0.1:9106/metrics", timeout=10) as response:
         return response.read().decode()
 
 
 def sample(text: str, name: str, service: str) -> float:
-    match = re.search(
-        rf'^{name}{{host="[^"]+",service="{service}"}} (\S+)$', text, re.MULTILINE
-    )
+    match = re.search(rf'^{name}{{host="[^"]+",service="{service}"}} (\S+)$', text, re.MULTILINE)
     assert match, f"{name} for {service} not exported"
     return float(match.group(1))
 
@@ -56,11 +52,7 @@ def test_postgresql_runs_inside_its_limited_cgroup(lab: Lab) -> None:
         assert str(program_pid("postgresql")) in (cpu / "tasks").read_text().split()
     postmaster = program_pid("postgresql")
     assert str(postmaster) in procs
-    assert (
-        Path(f"/proc/{postmaster}/cmdline")
-        .read_bytes()
-        .startswith(b"/usr/lib/postgresql/")
-    )
+    assert Path(f"/proc/{postmaster}/cmdline").read_bytes().startswith(b"/usr/lib/postgresql/")
 
 
 def test_second_site_run_changes_nothing(lab: Lab) -> None:
@@ -70,9 +62,7 @@ def test_second_site_run_changes_nothing(lab: Lab) -> None:
     recap = lab.second_run.recap()
     assert recap, lab.second_run.stdout[-2000:]
     for host, counters in recap.items():
-        assert counters["changed"] == 0, (
-            f"{host} changed on the 2nd run:\n{lab.second_run.stdout}"
-        )
+        assert counters["changed"] == 0, f"{host} changed on the 2nd run:\n{lab.second_run.stdout}"
         assert counters["failed"] == 0
 
 
@@ -80,9 +70,7 @@ def test_check_mode_on_built_lab_changes_nothing(lab: Lab) -> None:
     run = run_playbook("site.yml", "--check")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     for host, counters in run.recap().items():
-        assert counters["changed"] == 0, (
-            f"{host}: --check predicts changes:\n{run.stdout[-4000:]}"
-        )
+        assert counters["changed"] == 0, f"{host}: --check predicts changes:\n{run.stdout[-4000:]}"
 
 
 def test_root_group_vars_load_for_the_inventory() -> None:
@@ -116,8 +104,5 @@ def test_supervisord_restarts_a_killed_service_and_the_exporter_counts_it(
             break
         time.sleep(0.5)
     assert new not in (0, old), "supervisord did not restart node_exporter"
-    assert (
-        sample(metrics(), "benchlab_service_restarts_total", "node_exporter")
-        == before + 1
-    )
+    assert sample(metrics(), "benchlab_service_restarts_total", "node_exporter") == before + 1
     assert sample(metrics(), "benchlab_service_up", "postgresql") == 1.0

@@ -34,7 +34,5 @@ def test_audit_arithmetic() -> None:
 
 
 def test_clean_audit_is_ok() -> None:
-    r = AuditResult(
-        "pg", acknowledged=10, rows_found=10, distinct_found=10, acked_found=10
-    )
+    r = AuditResult("pg", acknowledged=10, rows_found=10, distinct_found=10, acked_found=10)
     assert r.ok and r.lost == 0 and r.duplicates == 0 and r.unacknowledged_present == 0

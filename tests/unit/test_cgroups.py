@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from benchlab import cgroups
 from benchlab.service_exporter import count_restarts, parse_supervisor_status
 
@@ -88,7 +89,8 @@ def test_layout_from_env(tmp_path: Path) -> None:
 def test_restart_log_and_supervisor_status() -> None:
     log = [
         "2026-11-22T16:00:00Z service=postgresql group=postgresql pid=12 from_state=RUNNING\n",
-        "2026-11-22T16:01:00Z service=node_exporter group=node_exporter pid=13 from_state=RUNNING\n",
+        "2026-11-22T16:01:00Z service=node_exporter group=node_exporter pid=13"
+        " from_state=RUNNING\n",
         "2026-11-22T16:02:00Z service=postgresql group=postgresql pid=14 from_state=STARTING\n",
         "garbage\n",
     ]

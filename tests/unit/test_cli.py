@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from benchlab.cli import main
 
 
@@ -86,10 +87,7 @@ def test_null_run_writes_results_and_exits_0(tmp_path: Path) -> None:
     assert rc == 2
     assert (run_dir / "load.json").read_text() == before
     assert main(["results", "list", "--results-root", str(tmp_path / "r")]) == 0
-    assert (
-        main(["results", "show", "cli-test-run", "--results-root", str(tmp_path / "r")])
-        == 0
-    )
+    assert main(["results", "show", "cli-test-run", "--results-root", str(tmp_path / "r")]) == 0
     assert main(["results", "show", "nope", "--results-root", str(tmp_path / "r")]) == 2
     assert main(["report", "--run-dir", str(run_dir), "--skip-metrics"]) == 0
 
@@ -168,10 +166,7 @@ def test_busy_metrics_port_exits_2(tmp_path: Path) -> None:
         port = s.getsockname()[1]
         root = tmp_path / "r"
         path = config(tmp_path, loadgen_metrics_port=port)
-        assert (
-            main(["run", "--config", str(path), "--results-root", str(root), "--quiet"])
-            == 2
-        )
+        assert main(["run", "--config", str(path), "--results-root", str(root), "--quiet"]) == 2
         assert not (root / "cli-test-run").exists()
 
 
@@ -195,9 +190,7 @@ def test_bench_rejects_bad_input_before_running(tmp_path: Path) -> None:
     repo = ["--repo", str(tmp_path), "--quiet"]
     assert main(["bench", "--phase", "7", *repo]) == 2
     assert main(["bench", "--phase", "2", "-e", "duration", *repo]) == 2
-    assert (
-        main(["bench", "--phase", "2", "--inventory", "inventory/nowhere", *repo]) == 2
-    )
+    assert main(["bench", "--phase", "2", "--inventory", "inventory/nowhere", *repo]) == 2
     assert main(["bench", "--phase", "2", "--repo", str(tmp_path / "empty")]) == 2
 
 
@@ -226,10 +219,7 @@ def test_sigint_leaves_partial_result_and_exits_130(tmp_path: Path) -> None:
         env={**os.environ},
     )
     deadline = time.monotonic() + 20
-    while (
-        not (root / "cli-test-run" / "run.json").exists()
-        and time.monotonic() < deadline
-    ):
+    while not (root / "cli-test-run" / "run.json").exists() and time.monotonic() < deadline:
         time.sleep(0.1)
     time.sleep(1.5)
     proc.send_signal(signal.SIGINT)

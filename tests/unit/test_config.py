@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from benchlab.config import ConfigError, load_config, parse_config, redact
 
 GOOD: dict[str, Any] = {

@@ -25,15 +25,9 @@ def test_thresholds_are_strict() -> None:
 
 
 def test_oom_fails_unless_allowed() -> None:
-    assert (
-        by_name(evaluate(P2, success_rate=1.0, p99_ms=1, oom_kills=1))["OOM kills"]
-        == FAIL
-    )
+    assert by_name(evaluate(P2, success_rate=1.0, p99_ms=1, oom_kills=1))["OOM kills"] == FAIL
     p3 = Criteria(0.9, 2000, oom_allowed=True)
-    assert (
-        by_name(evaluate(p3, success_rate=1.0, p99_ms=1, oom_kills=3))["OOM kills"]
-        == PASS
-    )
+    assert by_name(evaluate(p3, success_rate=1.0, p99_ms=1, oom_kills=3))["OOM kills"] == PASS
 
 
 def test_missing_measurements_are_unknown_not_pass() -> None:

@@ -13,11 +13,7 @@ def _files() -> list[Path]:
     out: list[Path] = []
     for top in ("tests", ".ci"):
         for path in (REPO / top).rglob("*"):
-            if (
-                path.is_file()
-                and "__pycache__" not in path.parts
-                and path.resolve() != THIS
-            ):
+            if path.is_file() and "__pycache__" not in path.parts and path.resolve() != THIS:
                 out.append(path)
     return out
 
@@ -29,7 +25,5 @@ def test_no_test_or_ci_file_points_at_the_lab() -> None:
             text = path.read_text(errors="ignore")
         except OSError:
             continue
-        offenders += [
-            f"{path.relative_to(REPO)}: {word}" for word in FORBIDDEN if word in text
-        ]
+        offenders += [f"{path.relative_to(REPO)}: {word}" for word in FORBIDDEN if word in text]
     assert not offenders, f"tests/CI must never target the real lab: {offenders}"

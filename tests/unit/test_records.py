@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+
 from benchlab.records import COLUMNS, RecordFactory, text_size
 from benchlab.sinks.postgres import copy_text
 
@@ -11,9 +12,7 @@ T0 = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize("size", [200, 300, 1000, 4096])
 def test_record_size_follows_record_bytes(size: int) -> None:
-    rows = RecordFactory("20261122T160102Z-p2-postgresql-3f9a", size).rows(
-        0, 2000, T0, 0.001
-    )
+    rows = RecordFactory("20261122T160102Z-p2-postgresql-3f9a", size).rows(0, 2000, T0, 0.001)
     mean = sum(text_size(r) for r in rows) / len(rows)
     assert abs(mean - size) / size < 0.1, mean
 

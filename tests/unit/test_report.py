@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from benchlab.config import parse_load
 from benchlab.loadgen.runner import BatchEvent, TargetRunResult
 from benchlab.report import generate_report
@@ -22,12 +23,8 @@ PG_SINK = {
 }
 
 
-def make_result(
-    target: str, load: Any, latency_s: float, fail_every: int = 0
-) -> TargetRunResult:
-    r = TargetRunResult(
-        target, {"kind": "postgresql", "method": "copy"}, 1, "configured", load, T0
-    )
+def make_result(target: str, load: Any, latency_s: float, fail_every: int = 0) -> TargetRunResult:
+    r = TargetRunResult(target, {"kind": "postgresql", "method": "copy"}, 1, "configured", load, T0)
     for k in range(load.batch_count):
         ok = not (fail_every and k % fail_every == 0)
         r.add(
@@ -43,9 +40,7 @@ def make_result(
                 load.batch_size if ok else 0,
                 ((k * load.batch_size, load.batch_size),) if ok else (),
                 None if ok else "timeout",
-                None
-                if ok
-                else "QueryCanceled: canceling statement due to statement timeout",
+                None if ok else "QueryCanceled: canceling statement due to statement timeout",
                 latency_s,
                 latency_s,
                 1,
@@ -111,9 +106,7 @@ def make_run(root: Path, targets: list[str]) -> Path:
     }
     run_dir = create_run_dir(root, config["run_id"])
     results = {
-        t: make_result(
-            t, load, 0.030 if i == 0 else 0.250, fail_every=0 if i == 0 else 10
-        )
+        t: make_result(t, load, 0.030 if i == 0 else 0.250, fail_every=0 if i == 0 else 10)
         for i, t in enumerate(targets)
     }
     write_json(
@@ -212,14 +205,8 @@ def test_report_with_two_targets_and_prometheus(tmp_path: Path) -> None:
     assert "| throughput per core (records/s) | 100.0 | 45.0 |" in report
     assert "Highest throughput: postgresql at 200.0 records/s, 1.11x pipeline" in report
     assert "| postgresql | throughput | 170 /s | 200.0 /s |" in report
-    assert (
-        "| postgresql | postgresql_svc | localhost | 1.00 / 1.50 | 50 / 75 |" in report
-    )
-    assert (
-        (run_dir / "metrics" / "service_cpu_cores.csv")
-        .read_text()
-        .startswith("timestamp,")
-    )
+    assert "| postgresql | postgresql_svc | localhost | 1.00 / 1.50 | 50 / 75 |" in report
+    assert (run_dir / "metrics" / "service_cpu_cores.csv").read_text().startswith("timestamp,")
     run = json.loads((run_dir / "run.json").read_text())
     assert run["figures"]["postgresql"]["overall"] == "FAIL"
     assert run["figures"]["postgresql"]["oom_kills"] == 1
@@ -229,9 +216,7 @@ def test_report_with_two_targets_and_prometheus(tmp_path: Path) -> None:
 
 def test_report_degrades_when_prometheus_is_unreachable(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path, ["postgresql"])
-    report = generate_report(
-        run_dir
-    ).read_text()  # prometheus_url points at a closed port
+    report = generate_report(run_dir).read_text()  # prometheus_url points at a closed port
     assert "did not answer" in report
     assert "| postgresql | OOM kills | none | n/a | **UNKNOWN**" in report
     assert "| memory peak | n/a |" in report

@@ -20,9 +20,7 @@ def free_port() -> int:
 
 
 def test_two_processes_share_the_schedule_and_every_record_is_acked() -> None:
-    load = parse_load(
-        {"batch_size": 200, "interval_s": 0.05, "duration_s": 2, "processes": 2}
-    )
+    load = parse_load({"batch_size": 200, "interval_s": 0.05, "duration_s": 2, "processes": 2})
     r = run_load("null", "t-runner", load, NULL)
     s = r.summary()
     assert s["status"] == "complete"
@@ -39,18 +37,14 @@ def test_two_processes_share_the_schedule_and_every_record_is_acked() -> None:
 
 
 def test_auto_processes_picks_at_least_one() -> None:
-    load = parse_load(
-        {"batch_size": 10, "interval_s": 0.1, "duration_s": 0.3, "processes": 0}
-    )
+    load = parse_load({"batch_size": 10, "interval_s": 0.1, "duration_s": 0.3, "processes": 0})
     r = run_load("null", "t-auto", load, NULL)
     assert r.processes >= 1 and r.processes_reason.startswith("auto")
     assert r.records_acked == 30
 
 
 def test_stop_leaves_a_partial_result() -> None:
-    load = parse_load(
-        {"batch_size": 10, "interval_s": 0.1, "duration_s": 30, "processes": 1}
-    )
+    load = parse_load({"batch_size": 10, "interval_s": 0.1, "duration_s": 30, "processes": 1})
     started = time.monotonic()
     r = run_load(
         "null",
@@ -72,30 +66,22 @@ def test_live_metrics_are_served_by_the_parent() -> None:
     metrics.start("127.0.0.1", port)
     scraped: list[str] = []
     try:
-        load = parse_load(
-            {"batch_size": 100, "interval_s": 0.1, "duration_s": 1.5, "processes": 2}
-        )
+        load = parse_load({"batch_size": 100, "interval_s": 0.1, "duration_s": 1.5, "processes": 2})
 
         def scrape_later() -> None:
             time.sleep(1.2)
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/metrics", timeout=5
-            ) as resp:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
                 scraped.append(resp.read().decode())
 
         t = threading.Thread(target=scrape_later)
         t.start()
         run_load("null", "t-metrics", load, NULL, metrics=metrics)
         t.join()
-        with urllib.request.urlopen(
-            f"http://127.0.0.1:{port}/metrics", timeout=5
-        ) as resp:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
             final = resp.read().decode()
     finally:
         metrics.stop()
-    assert (
-        scraped and 'benchlab_loadgen_records_acked_total{target="null"}' in scraped[0]
-    )
+    assert scraped and 'benchlab_loadgen_records_acked_total{target="null"}' in scraped[0]
     assert 'benchlab_loadgen_records_acked_total{target="null"} 1500.0' in final
     assert 'benchlab_loadgen_batches_total{target="null"} 15.0' in final
     assert 'benchlab_loadgen_errors_total{kind="timeout",target="null"} 0.0' in final

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from benchlab.loadgen.schedule import FakeClock, Tick, run_open_loop, ticks
 
 
@@ -63,9 +64,7 @@ def test_prepare_runs_before_the_due_time() -> None:
         prepared_at.append(clock.now())
         return f"batch-{tick.index}"
 
-    def send(
-        tick: Tick, payload: object, send_time: float, lag: float, late: bool
-    ) -> None:
+    def send(tick: Tick, payload: object, send_time: float, lag: float, late: bool) -> None:
         sent_payloads.append(payload)
 
     run_open_loop(ticks(5.0, 1.0, 3), clock, send, prepare=prepare)
@@ -93,8 +92,6 @@ def test_stop_leaves_the_rest_unsent_and_counted() -> None:
     def send(tick: Tick, _p: object, send_time: float, lag: float, late: bool) -> None:
         sent.append(tick.index)
 
-    stats = run_open_loop(
-        ticks(0.0, 1.0, 10), clock, send, should_stop=lambda: len(sent) >= 4
-    )
+    stats = run_open_loop(ticks(0.0, 1.0, 10), clock, send, should_stop=lambda: len(sent) >= 4)
     assert sent == [0, 1, 2, 3]
     assert stats.not_sent == 6 and stats.not_sent_reason == "stopped"

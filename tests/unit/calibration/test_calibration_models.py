@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from benchlab.calibration.models import (
     LevelInput,
     ModelInputs,
@@ -79,9 +80,7 @@ def test_harmonic_beff_edges() -> None:
         harmonic_beff(1, 1, 0, 0)
 
 
-@pytest.mark.parametrize(
-    ("jobs", "slots"), [(1, (1, 1)), (2, (1, 1)), (4, (1, 3)), (8, (2, 6))]
-)
+@pytest.mark.parametrize(("jobs", "slots"), [(1, (1, 1)), (2, (1, 1)), (4, (1, 3)), (8, (2, 6))])
 def test_background_slots_follow_rocksdb(jobs: int, slots: tuple[int, int]) -> None:
     assert background_slots(jobs) == slots
 

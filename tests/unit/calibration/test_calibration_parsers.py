@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from benchlab.calibration.parsers import (
     ParseError,
     db_bench_summary,
@@ -115,7 +116,10 @@ def test_fio_json() -> None:
 
 
 def test_fio_json_with_leading_warning() -> None:
-    doc = '{"fio version": "fio-3.33", "jobs": [{"read": {"bw_bytes": 10}, "write": {"bw_bytes": 20}}]}'
+    doc = (
+        '{"fio version": "fio-3.33", '
+        '"jobs": [{"read": {"bw_bytes": 10}, "write": {"bw_bytes": 20}}]}'
+    )
     result = parse_fio_json("fio: some warning\n" + doc, "x.json")
     assert (result.read_bw_bytes, result.write_bw_bytes) == (10, 20)
 
@@ -158,9 +162,7 @@ def test_report_csv() -> None:
         ),
     ],
 )
-def test_garbage_gives_parse_error_with_file_and_line(
-    call, content: str, where: str
-) -> None:
+def test_garbage_gives_parse_error_with_file_and_line(call, content: str, where: str) -> None:
     with pytest.raises(ParseError) as info:
         call(content, "g.txt")
     assert str(info.value).startswith(where + ":")

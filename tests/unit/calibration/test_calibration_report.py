@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from benchlab.calibration import latest_device_figures
 from benchlab.calibration.cli import main
 
@@ -20,9 +21,7 @@ def run_dir(tmp_path: Path) -> Path:
     return run
 
 
-def test_report_from_raw_outputs(
-    run_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_report_from_raw_outputs(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--run-dir", str(run_dir)]) == 0
     host = run_dir / "localhost"
     doc = json.loads((host / "report.json").read_text())
@@ -53,9 +52,7 @@ def test_mixread_and_predict(run_dir: Path, capsys: pytest.CaptureFixture[str]) 
     assert "never overwritten" in capsys.readouterr().err
 
 
-def test_garbage_is_a_clear_error(
-    run_dir: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_garbage_is_a_clear_error(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     host = run_dir / "localhost"
     (host / "fio-write.json").write_text("garbage\n")
     assert main(["report", "--run-dir", str(run_dir)]) == 2
@@ -63,9 +60,7 @@ def test_garbage_is_a_clear_error(
     assert "fio-write.json:1" in err and "Traceback" not in err
 
 
-def test_missing_dir_is_a_clear_error(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_missing_dir_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--run-dir", str(tmp_path / "nope")]) == 2
     assert "nope" in capsys.readouterr().err
 
