@@ -17,6 +17,8 @@ from typing import Any
 
 from rich.console import Console
 
+from benchlab.calibration.cli import register as register_calibration
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
@@ -337,12 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--results-root", default="results")
     p.set_defaults(func=cmd_results)
 
-    # ---- calibrate: registered by the calibration package (owned separately) ------------
-    # The lead wires it here:
-    #     from benchlab.calibration.cli import register
-    #     register(sub)
-    # register() adds the `calibrate` subparser and sets its func(args, console) -> int.
-    # ---------------------------------------------------------------------------------------
+    register_calibration(sub)
     return parser
 
 

@@ -120,6 +120,8 @@ class RunConfig:
     host_facts: dict[str, Any]
     versions: dict[str, Any]
     raw: dict[str, Any]
+    # host -> newest calibration's device figures (MiB/s: B_w, B_r, ...) or None.
+    calibration: dict[str, Any] = field(default_factory=dict)
 
     def public_dict(self) -> dict[str, Any]:
         """The configuration as given, without secrets (safe for run.json)."""
@@ -376,7 +378,7 @@ def parse_config(data: Any) -> RunConfig:
         raise ConfigError(
             "prometheus_url", f"{prom!r} is not an http(s) URL", "e.g. http://127.0.0.1:9090"
         )
-    for key in ("host_facts", "versions"):
+    for key in ("host_facts", "versions", "calibration"):
         if key in data and not isinstance(data[key], dict):
             raise ConfigError(key, "must be an object", "use a JSON object")
     return RunConfig(
@@ -392,6 +394,7 @@ def parse_config(data: Any) -> RunConfig:
         host_facts=data.get("host_facts") or {},
         versions=data.get("versions") or {},
         raw=data,
+        calibration=data.get("calibration") or {},
     )
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 RATE = "{rate}"
-# name -> PromQL; {rate} is the rate window. Per-service series carry service and host labels.
+# name -> PromQL; {rate} is the rate window. Every series carries the inventory `host` label
+# (roles/prometheus sets it per target); per-service series also carry `service`.
 RANGE_QUERIES: dict[str, str] = {
     "service_cpu_cores": f"rate(benchlab_cgroup_cpu_usage_seconds_total[{RATE}])",
     "service_cpu_limit_cores": "benchlab_cgroup_cpu_limit_cores",
@@ -28,17 +29,15 @@ RANGE_QUERIES: dict[str, str] = {
     "service_throttled_seconds_rate": f"rate(benchlab_cgroup_cpu_throttled_seconds_total[{RATE}])",
     "service_up": "benchlab_service_up",
     "node_cpu_busy_cores": (
-        f'sum by (instance) (rate(node_cpu_seconds_total{{mode!="idle",mode!="iowait"}}[{RATE}]))'
+        f'sum by (host) (rate(node_cpu_seconds_total{{mode!="idle",mode!="iowait"}}[{RATE}]))'
     ),
-    "node_disk_write_bytes_per_s": (
-        f"sum by (instance) (rate(node_disk_written_bytes_total[{RATE}]))"
-    ),
-    "node_disk_read_bytes_per_s": f"sum by (instance) (rate(node_disk_read_bytes_total[{RATE}]))",
+    "node_disk_write_bytes_per_s": (f"sum by (host) (rate(node_disk_written_bytes_total[{RATE}]))"),
+    "node_disk_read_bytes_per_s": f"sum by (host) (rate(node_disk_read_bytes_total[{RATE}]))",
     "node_network_rx_bytes_per_s": (
-        f"sum by (instance) (rate(node_network_receive_bytes_total[{RATE}]))"
+        f"sum by (host) (rate(node_network_receive_bytes_total[{RATE}]))"
     ),
     "node_network_tx_bytes_per_s": (
-        f"sum by (instance) (rate(node_network_transmit_bytes_total[{RATE}]))"
+        f"sum by (host) (rate(node_network_transmit_bytes_total[{RATE}]))"
     ),
     "loadgen_acked_per_s": f"sum by (target) (rate(benchlab_loadgen_records_acked_total[{RATE}]))",
     "loadgen_sent_per_s": f"sum by (target) (rate(benchlab_loadgen_records_sent_total[{RATE}]))",
@@ -184,7 +183,7 @@ def collect(
             fig = name.removeprefix("node_")
             for s in series:
                 st = _stats([float(v) for _, v in s.get("values", [])])
-                entry = result.nodes.setdefault(s["metric"].get("instance", "?"), {})
+                entry = result.nodes.setdefault(s["metric"].get("host", "?"), {})
                 entry[f"{fig}_mean"], entry[f"{fig}_peak"] = st.mean, st.peak
         else:
             fig = name.removeprefix("loadgen_")

@@ -27,6 +27,7 @@ from benchlab.results import (
     write_text_atomic,
 )
 
+MIB = 1024**2
 GIB = 1024**3
 
 
@@ -141,6 +142,7 @@ def build_columns(
             "oom_kills": oom,
             "restarts": sum(restarts) if restarts else None,
             "audit": aud,
+            "device": device_rows(config, target.services, metrics),
         }
         columns.append(
             TargetColumn(
@@ -153,6 +155,41 @@ def build_columns(
             )
         )
     return columns
+
+
+def device_rows(
+    config: RunConfig, target_services: tuple[str, ...], metrics: MetricsResult
+) -> list[dict[str, Any]]:
+    """Host disk writes during the run beside that host's calibrated B_w (SPEC.md section 8).
+
+    Node exporter counts every writer on the host, so on a shared host this is an upper
+    bound for the system under test.
+    """
+    hosts = sorted({config.services.get(s, {}).get("host") for s in target_services} - {None})
+    rows = []
+    for host in hosts:
+        node = metrics.nodes.get(host, {})
+        cal = config.calibration.get(host) or {}
+        write_mean = node.get("disk_write_bytes_per_s_mean")
+        write_peak = node.get("disk_write_bytes_per_s_peak")
+        b_w = cal.get("B_w")
+        b_w_bytes = float(b_w) * MIB if b_w else None
+        rows.append(
+            {
+                "host": host,
+                "write_mean": write_mean,
+                "write_peak": write_peak,
+                "b_w_mib_s": b_w,
+                "calibration_id": cal.get("calibration_id"),
+                "fraction_mean": write_mean / b_w_bytes
+                if write_mean is not None and b_w_bytes
+                else None,
+                "fraction_peak": write_peak / b_w_bytes
+                if write_peak is not None and b_w_bytes
+                else None,
+            }
+        )
+    return rows
 
 
 def measured_state(col: TargetColumn) -> str:
@@ -233,6 +270,7 @@ def generate_report(
             "per_core_per_s": c.figures.get("per_core_per_s"),
             "per_gib_per_s": c.figures.get("per_gib_per_s"),
             "audit": c.figures.get("audit"),
+            "device": c.figures.get("device"),
             "criteria": c.criteria,
             "overall": c.overall,
             "services": c.services,

@@ -231,3 +231,10 @@ def test_sigint_leaves_partial_result_and_exits_130(tmp_path: Path) -> None:
     assert run["status"] == "partial"
     assert 0 < run["load"]["null"]["records_acked"] < 6000
     assert "PARTIAL RESULT" in (run_dir / "report.md").read_text()
+
+
+def test_calibrate_is_a_benchlab_subcommand(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["calibrate", "figures", "--results-root", str(tmp_path), "--host", "h1"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"h1": None}

@@ -232,3 +232,41 @@ def test_partial_run_is_marked(tmp_path: Path) -> None:
     report = generate_report(run_dir, skip_metrics=True).read_text()
     assert "PARTIAL RESULT" in report
     assert "metrics collection skipped" in report
+
+
+class DiskProm(FakeProm):
+    """Answers the node disk-write query: 50 MiB/s then 150 MiB/s on host localhost."""
+
+    def custom_query_range(
+        self, query: str, start_time: datetime, end_time: datetime, step: str
+    ) -> list[dict[str, Any]]:
+        if "node_disk_written_bytes_total" in query:
+            t = start_time.timestamp()
+            mib = 1024**2
+            return [
+                {
+                    "metric": {"host": "localhost"},
+                    "values": [[t, str(50 * mib)], [t + 5, str(150 * mib)]],
+                }
+            ]
+        return super().custom_query_range(query, start_time, end_time, step)
+
+
+def test_report_shows_device_writes_as_fraction_of_calibrated_bandwidth(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql"])
+    run = json.loads((run_dir / "run.json").read_text())
+    run["config"]["calibration"] = {
+        "localhost": {"calibration_id": "20261122T161139Z-3cfa", "B_w": 400.0, "B_r": 800.0}
+    }
+    write_json(run_dir / "run.json", run)
+    report = generate_report(run_dir, client=DiskProm()).read_text()
+    # mean 100 MiB/s of B_w 400 MiB/s = 25 %; peak 150 of 400 = 37.5 %
+    assert "400.0 MiB/s (20261122T161139Z-3cfa) | 25.0 % / 37.5 % |" in report
+    figures = json.loads((run_dir / "run.json").read_text())["figures"]["postgresql"]
+    assert figures["device"][0]["fraction_mean"] == pytest.approx(0.25)
+
+
+def test_report_without_calibration_says_how_to_get_one(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql"])
+    report = generate_report(run_dir, client=DiskProm()).read_text()
+    assert "no calibration: run `ansible-playbook calibrate.yml`" in report

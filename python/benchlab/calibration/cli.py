@@ -3,6 +3,8 @@
     mixread --host-dir D    print fio's rwmixread (whole percent) from phase B
     predict --host-dir D    write D/prediction.json; print v3 and the validation rates
     report  --run-dir R     write report.md/report.json/throughput.png per host + index
+    figures --results-root D --host H [--host H2]
+                            the newest calibration's device figures per host, as JSON
 
 Exit codes follow docs/architecture.md: 0 done, 2 bad input (message on stderr).
 """
@@ -61,6 +63,13 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _figures(args: argparse.Namespace) -> int:
+    from . import latest_device_figures
+
+    print(json.dumps({host: latest_device_figures(args.results_root, host) for host in args.host}))
+    return 0
+
+
 def add_commands(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="calibrate_command", required=True)
     p = sub.add_parser("mixread", help="fio rwmixread percent from phase B's device traffic")
@@ -73,6 +82,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("report", help="the calibration report for results/calibration-<id>")
     p.add_argument("--run-dir", type=Path, required=True)
     p.set_defaults(calibrate_func=_report)
+    p = sub.add_parser("figures", help="newest calibration's B_w/B_r per host (JSON)")
+    p.add_argument("--results-root", type=Path, required=True)
+    p.add_argument("--host", action="append", required=True)
+    p.set_defaults(calibrate_func=_figures)
     parser.set_defaults(func=run)
 
 
@@ -83,7 +96,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, console: object = None) -> int:
+    """Dispatch; ``console`` is accepted for the benchlab CLI's calling convention."""
     try:
         return args.calibrate_func(args)
     except ParseError as exc:
