@@ -1,0 +1,1 @@
+"""The distributed path's Spark Structured Streaming job and its spark-submit builder."""
