@@ -1,0 +1,155 @@
+"""Kafka, HDFS and Spark brought up by playbooks/pipeline.yml, each checked through its own
+protocol, the limited services' cgroup files, and a streaming smoke (Kafka -> Spark -> HDFS,
+audited: nothing lost, nothing duplicated)."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pipeline_helpers import (
+    HADOOP_TOOL,
+    KAFKA,
+    NAMENODE,
+    SPARK_MASTER_UI,
+    TOPIC,
+    Pipeline,
+    pipeline,
+)
+
+from benchlab.config import SinkConfig
+from benchlab.hdfs_audit import audit_hdfs
+from benchlab.records import RecordFactory
+from benchlab.seqranges import RangeSet
+from benchlab.sinks.base import Ack, Batch
+from benchlab.sinks.kafka import KafkaSink
+from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
+
+__all__ = ["pipeline"]
+SUPERVISOR = ["supervisorctl", "-c", "/etc/benchlab/supervisor/supervisord.conf"]
+
+
+def test_second_run_changes_nothing(pipeline: Pipeline) -> None:
+    if pipeline.second_run is None:
+        pytest.skip("lab reused (BENCHLAB_TEST_REUSE_LAB=1)")
+    assert pipeline.second_run.returncode == 0
+    recap = pipeline.second_run.recap()
+    assert recap and all(c["changed"] == 0 for c in recap.values()), pipeline.second_run.stdout[
+        -4000:
+    ]
+
+
+def test_kafka_topic_metadata(pipeline: Pipeline) -> None:
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": KAFKA})
+    meta = admin.list_topics(TOPIC, timeout=10)
+    topic = meta.topics[TOPIC]
+    assert topic.error is None
+    assert len(topic.partitions) == 2  # inventory/local/group_vars/kafka.yml
+    for part in topic.partitions.values():
+        assert len(part.replicas) == 1 and part.leader == 1
+    assert len(meta.brokers) == 1
+
+
+def test_hdfs_live_datanodes(pipeline: Pipeline) -> None:
+    out = subprocess.run(
+        [*HADOOP_TOOL, "org.apache.hadoop.hdfs.tools.DFSAdmin", "-report", "-live"],
+        capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    assert re.search(r"Live datanodes \(1\)", out), out
+    listing = subprocess.run(
+        [*HADOOP_TOOL, "org.apache.hadoop.fs.FsShell", "-test", "-d", "/benchlab"], timeout=120
+    )
+    assert listing.returncode == 0
+
+
+def test_spark_master_lists_the_worker(pipeline: Pipeline) -> None:
+    with urllib.request.urlopen(SPARK_MASTER_UI, timeout=10) as resp:
+        state = json.load(resp)
+    assert state["status"] == "ALIVE"
+    alive = [w for w in state["workers"] if w["state"] == "ALIVE"]
+    assert len(alive) == 1
+    assert alive[0]["cores"] == 1  # ceil(spark_worker_cpu_limit 1.0)
+    assert alive[0]["memory"] == 1536 - 192 - 768
+
+
+@pytest.mark.parametrize(
+    ("program", "group", "quota", "limit_mb"),
+    [
+        ("hdfs-datanode", "hdfs-datanode", 50000, 1024),
+        ("spark-worker", "spark-worker", 100000, 1536),
+    ],
+)
+def test_limited_services_run_in_their_cgroup(
+    pipeline: Pipeline, program: str, group: str, quota: int, limit_mb: int
+) -> None:
+    pid = subprocess.run(
+        [*SUPERVISOR, "pid", program], capture_output=True, text=True
+    ).stdout.strip()
+    assert pid.isdigit(), f"{program} not running: {pid}"
+    cgroups = Path(f"/proc/{pid}/cgroup").read_text()
+    assert f"/benchlab/{group}" in cgroups
+    if Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        base = Path(f"/sys/fs/cgroup/benchlab/{group}")
+        assert (base / "cpu.max").read_text().split()[0] == str(quota)
+        assert int((base / "memory.max").read_text()) == limit_mb * 1048576
+    else:
+        cpu = Path(f"/sys/fs/cgroup/cpu/benchlab/{group}")
+        mem = Path(f"/sys/fs/cgroup/memory/benchlab/{group}")
+        assert int((cpu / "cpu.cfs_quota_us").read_text()) == quota
+        assert int((mem / "memory.limit_in_bytes").read_text()) == limit_mb * 1048576
+        assert pid in (mem / "cgroup.procs").read_text().split()
+
+
+def produce(run_id: str, n: int, batch: int = 500) -> RangeSet:
+    sink = KafkaSink(SinkConfig(kind="kafka", host="127.0.0.1", port=9092, extra={"topic": TOPIC}))
+    acked = RangeSet()
+
+    def on_ack(ack: Ack) -> None:
+        for first, count in ack.ranges():
+            acked.add(first, count)
+
+    sink.open()
+    factory = RecordFactory(run_id, 300)
+    for i in range(0, n, batch):
+        rows = factory.rows(i, min(batch, n - i), datetime.now(UTC))
+        sink.submit(Batch(i // batch, i, rows, sink.prepare(rows)), on_ack)
+        sink.poll(0)
+    assert sink.flush(60) == 0
+    sink.close()
+    return acked
+
+
+def test_streaming_smoke_nothing_lost_or_duplicated(pipeline: Pipeline, tmp_path: Path) -> None:
+    run_id = f"it-pipe-{uuid.uuid4().hex[:10]}"
+    n = 3000
+    acked = produce(run_id, n)
+    assert acked.total() == n
+    progress = tmp_path / "progress.jsonl"
+    spec = SubmitSpec(
+        run_id=run_id, jars=connector_jars("/opt/benchlab/jars/spark-kafka"),
+        progress_file=str(progress), trigger_s=2.0,
+        job_args=["--idle-stop-s", "8", "--max-duration-s", "240"],
+    )  # fmt: skip
+    done = subprocess.run(build_command(spec), env=submit_env(spec), capture_output=True,
+                          text=True, timeout=400)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-4000:]
+    records = [json.loads(line) for line in progress.read_text().splitlines()]
+    assert records and all(r["query"] == "benchlab_hdfs_sink" for r in records)
+    with_rows = [r for r in records if r["num_input_rows"]]
+    assert with_rows and with_rows[0]["freshness"]["max_s"] is not None
+    result = audit_hdfs("pipeline", f"{NAMENODE}/benchlab/{run_id}", run_id, acked)
+    assert result.rows_found == n, result.as_dict()
+    assert result.lost == 0 and result.duplicates == 0, result.as_dict()
+
+
+if __name__ == "__main__":
+    sys.exit(pytest.main([__file__, "-v"]))
