@@ -35,6 +35,9 @@ class CgroupStats:
     cpu_throttled_periods: int | None = None
     cpu_throttled_seconds: float | None = None
     memory_usage_bytes: int | None = None
+    # usage minus inactive page cache (cAdvisor's and the kubelet's working set): the part
+    # the kernel cannot simply drop under pressure, so the figure to compare with a limit.
+    memory_working_set_bytes: int | None = None
     memory_limit_bytes: int | None = None  # None = unlimited
     oom_kills: int | None = None
     pids: tuple[int, ...] = ()
@@ -147,6 +150,12 @@ def _read(path: Path) -> str | None:
         return None
 
 
+def working_set(usage: int | None, inactive_file: int | None) -> int | None:
+    if usage is None:
+        return None
+    return max(0, usage - (inactive_file or 0))
+
+
 def read_v1(service: str, cpu: Path, cpuacct: Path, memory: Path) -> CgroupStats:
     usage = _read(cpuacct / "cpuacct.usage")
     quota, period = _read(cpu / "cpu.cfs_quota_us"), _read(cpu / "cpu.cfs_period_us")
@@ -154,7 +163,9 @@ def read_v1(service: str, cpu: Path, cpuacct: Path, memory: Path) -> CgroupStats
     mem_usage = _read(memory / "memory.usage_in_bytes")
     mem_limit = _read(memory / "memory.limit_in_bytes")
     oom = parse_flat_keyed(_read(memory / "memory.oom_control") or "")
+    mem_stat = parse_flat_keyed(_read(memory / "memory.stat") or "")
     procs = _read(memory / "cgroup.procs")
+    usage_bytes = int(mem_usage) if mem_usage else None
     return CgroupStats(
         service=service,
         version=1,
@@ -163,7 +174,8 @@ def read_v1(service: str, cpu: Path, cpuacct: Path, memory: Path) -> CgroupStats
         cpu_periods=stat.get("nr_periods"),
         cpu_throttled_periods=stat.get("nr_throttled"),
         cpu_throttled_seconds=stat["throttled_time"] / 1e9 if "throttled_time" in stat else None,
-        memory_usage_bytes=int(mem_usage) if mem_usage else None,
+        memory_usage_bytes=usage_bytes,
+        memory_working_set_bytes=working_set(usage_bytes, mem_stat.get("total_inactive_file")),
         memory_limit_bytes=parse_v1_limit_bytes(mem_limit) if mem_limit else None,
         oom_kills=oom.get("oom_kill"),
         pids=parse_pids(procs) if procs else (),
@@ -176,7 +188,9 @@ def read_v2(service: str, group: Path) -> CgroupStats:
     current = _read(group / "memory.current")
     mem_max = _read(group / "memory.max")
     events = parse_flat_keyed(_read(group / "memory.events") or "")
+    mem_stat = parse_flat_keyed(_read(group / "memory.stat") or "")
     procs = _read(group / "cgroup.procs")
+    usage_bytes = int(current) if current else None
     return CgroupStats(
         service=service,
         version=2,
@@ -185,7 +199,8 @@ def read_v2(service: str, group: Path) -> CgroupStats:
         cpu_periods=stat.get("nr_periods"),
         cpu_throttled_periods=stat.get("nr_throttled"),
         cpu_throttled_seconds=stat["throttled_usec"] / 1e6 if "throttled_usec" in stat else None,
-        memory_usage_bytes=int(current) if current else None,
+        memory_usage_bytes=usage_bytes,
+        memory_working_set_bytes=working_set(usage_bytes, mem_stat.get("inactive_file")),
         memory_limit_bytes=parse_v2_limit_bytes(mem_max) if mem_max else None,
         oom_kills=events.get("oom_kill"),
         pids=parse_pids(procs) if procs else (),

@@ -21,6 +21,7 @@ RANGE_QUERIES: dict[str, str] = {
     "service_cpu_cores": f"rate(benchlab_cgroup_cpu_usage_seconds_total[{RATE}])",
     "service_cpu_limit_cores": "benchlab_cgroup_cpu_limit_cores",
     "service_memory_bytes": "benchlab_cgroup_memory_usage_bytes",
+    "service_memory_working_set_bytes": "benchlab_cgroup_memory_working_set_bytes",
     "service_memory_limit_bytes": "benchlab_cgroup_memory_limit_bytes",
     "service_throttled_ratio": (
         f"rate(benchlab_cgroup_cpu_throttled_periods_total[{RATE}])"

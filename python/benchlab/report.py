@@ -115,6 +115,11 @@ def build_columns(
         mem_peaks = [
             e.get("memory_bytes_peak") for e in svc_rows if e.get("memory_bytes_peak") is not None
         ]
+        ws_peaks = [
+            e["memory_working_set_bytes_peak"]
+            for e in svc_rows
+            if e.get("memory_working_set_bytes_peak") is not None
+        ]
         crit = evaluate(
             target.criteria,
             success_rate=summary.get("success_rate"),
@@ -139,6 +144,7 @@ def build_columns(
             "cpu_cores_mean": sum(cpu_means) if cpu_means else None,
             "cpu_cores_peak": sum(cpu_peaks) if cpu_peaks else None,
             "memory_bytes_peak": sum(mem_peaks) if mem_peaks else None,
+            "memory_working_set_bytes_peak": sum(ws_peaks) if ws_peaks else None,
             "oom_kills": oom,
             "restarts": sum(restarts) if restarts else None,
             "audit": aud,
@@ -265,6 +271,7 @@ def generate_report(
             "cpu_cores_mean": c.figures.get("cpu_cores_mean"),
             "cpu_cores_peak": c.figures.get("cpu_cores_peak"),
             "memory_bytes_peak": c.figures.get("memory_bytes_peak"),
+            "memory_working_set_bytes_peak": c.figures.get("memory_working_set_bytes_peak"),
             "oom_kills": c.figures.get("oom_kills"),
             "restarts": c.figures.get("restarts"),
             "per_core_per_s": c.figures.get("per_core_per_s"),

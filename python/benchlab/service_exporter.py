@@ -118,6 +118,10 @@ class ServiceCollector(Collector):
             "benchlab_cgroup_cpu_throttled_seconds", "Time the group spent throttled"
         )
         mem = gauge("benchlab_cgroup_memory_usage_bytes", "Memory charged to the group")
+        mem_ws = gauge(
+            "benchlab_cgroup_memory_working_set_bytes",
+            "Memory charged to the group minus inactive page cache",
+        )
         mem_limit = gauge("benchlab_cgroup_memory_limit_bytes", "Memory limit of the group")
         ooms = counter("benchlab_cgroup_oom_kills", "Processes OOM-killed in the group")
         restarts = counter(
@@ -141,6 +145,8 @@ class ServiceCollector(Collector):
                 throttled_s.add_metric(values, stats.cpu_throttled_seconds)
             if stats.memory_usage_bytes is not None:
                 mem.add_metric(values, stats.memory_usage_bytes)
+            if stats.memory_working_set_bytes is not None:
+                mem_ws.add_metric(values, stats.memory_working_set_bytes)
             if stats.memory_limit_bytes is not None:
                 mem_limit.add_metric(values, stats.memory_limit_bytes)
             if stats.oom_kills is not None:
@@ -153,7 +159,7 @@ class ServiceCollector(Collector):
         for program, state in sorted(states.items()):
             up.add_metric([program, host], 1.0 if state == "RUNNING" else 0.0)
 
-        yield from (usage, limit, throttled, periods, throttled_s, mem, mem_limit, ooms)
+        yield from (usage, limit, throttled, periods, throttled_s, mem, mem_ws, mem_limit, ooms)
         yield from (restarts, up)
 
 

@@ -25,6 +25,8 @@ def test_v1_service_read_from_kernel_files() -> None:
     assert stats.cpu_usage_seconds is not None and stats.cpu_usage_seconds > 0
     assert stats.memory_limit_bytes == 2 * 1024**3
     assert stats.memory_usage_bytes is not None and stats.memory_usage_bytes > 0
+    # usage_in_bytes minus total_inactive_file from memory.stat
+    assert stats.memory_working_set_bytes == stats.memory_usage_bytes - 16777216
     assert stats.oom_kills == 3
     assert len(stats.pids) >= 1
 
@@ -58,6 +60,8 @@ def test_v2_service_read_from_kernel_files() -> None:
     assert stats.cpu_throttled_periods == 37
     assert stats.cpu_throttled_seconds == pytest.approx(2.5)
     assert stats.memory_usage_bytes == 734003200
+    # memory.current minus inactive_file from memory.stat
+    assert stats.memory_working_set_bytes == 734003200 - 134217728
     assert stats.memory_limit_bytes == 2147483648
     assert stats.oom_kills == 2
     assert stats.pids == (812, 813)
@@ -105,3 +109,9 @@ def test_restart_log_and_supervisor_status() -> None:
         "postgresql": "BACKOFF",
         "node_exporter": "RUNNING",
     }
+
+
+def test_working_set_never_negative_and_unknown_without_usage() -> None:
+    assert cgroups.working_set(100, 300) == 0
+    assert cgroups.working_set(None, 10) is None
+    assert cgroups.working_set(100, None) == 100
