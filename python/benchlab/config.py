@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-SINK_KINDS = ("postgresql", "null")
+SINK_KINDS = ("postgresql", "kafka", "null")
 PG_METHODS = ("insert", "executemany", "copy")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
@@ -96,6 +96,21 @@ class Criteria:
 
 
 @dataclass(frozen=True)
+class StreamingConfig:
+    """Where the pipeline's Structured Streaming job runs and writes (a kafka target's)."""
+
+    master: str
+    namenode: str
+    jar_dir: str = "/opt/benchlab/jars/spark-kafka"
+    base_dir: str = "/benchlab"
+    trigger_s: float = 5.0
+    driver_memory: str = "512m"
+    driver_host: str = "127.0.0.1"
+    ready_timeout_s: float = 180.0
+    drain_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
 class TargetConfig:
     """One system under test in a run; a run may hold several (PostgreSQL, pipeline...)."""
 
@@ -104,6 +119,8 @@ class TargetConfig:
     criteria: Criteria | None
     hypothesis: dict[str, Any]
     services: tuple[str, ...]
+    # The pipeline's streaming job; None for a sink that stores what it acknowledges.
+    streaming: StreamingConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +312,32 @@ def parse_criteria(data: dict[str, Any] | None, prefix: str = "criteria") -> Cri
     )
 
 
+def parse_streaming(data: dict[str, Any] | None, prefix: str) -> StreamingConfig | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise ConfigError(prefix, "must be an object", "give master, namenode, ...")
+    master = _string(data, prefix, "master")
+    namenode = _string(data, prefix, "namenode")
+    if not master.startswith("spark://"):
+        raise ConfigError(f"{prefix}.master", f"{master!r} is not a spark:// URL",
+                          "e.g. spark://127.0.0.1:7077")  # fmt: skip
+    if not namenode.startswith("hdfs://"):
+        raise ConfigError(f"{prefix}.namenode", f"{namenode!r} is not an hdfs:// URL",
+                          "e.g. hdfs://127.0.0.1:8020")  # fmt: skip
+    return StreamingConfig(
+        master=master,
+        namenode=namenode,
+        jar_dir=_string(data, prefix, "jar_dir", StreamingConfig.jar_dir),
+        base_dir=_string(data, prefix, "base_dir", StreamingConfig.base_dir),
+        trigger_s=_number(data, prefix, "trigger_s", minimum=0.1, maximum=600, default=5.0),
+        driver_memory=_string(data, prefix, "driver_memory", StreamingConfig.driver_memory),
+        driver_host=_string(data, prefix, "driver_host", StreamingConfig.driver_host),
+        ready_timeout_s=_number(data, prefix, "ready_timeout_s", minimum=1, default=180.0),
+        drain_timeout_s=_number(data, prefix, "drain_timeout_s", minimum=1, default=300.0),
+    )
+
+
 def _default_services(target: str, services: dict[str, Any]) -> tuple[str, ...]:
     names = [s for s in services if s == target or s.startswith(f"{target}_")]
     return tuple(names) if names else ((target,) if target in services else ())
@@ -339,7 +382,13 @@ def parse_targets(data: dict[str, Any], services: dict[str, Any]) -> tuple[Targe
             raise ConfigError(
                 f"{dot}target", f"'{name}' appears twice", "give each target a unique name"
             )
-        targets.append(TargetConfig(name, sink, criteria, hypothesis, svc_names))
+        streaming = parse_streaming(item.get("streaming"), f"{dot}streaming")
+        if sink.kind == "kafka" and streaming is None:
+            raise ConfigError(
+                f"{dot}streaming", "is missing for a kafka target",
+                "give the Spark master and HDFS NameNode the streaming job uses",
+            )  # fmt: skip
+        targets.append(TargetConfig(name, sink, criteria, hypothesis, svc_names, streaming))
     return tuple(targets)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from benchlab import __version__
 from benchlab.config import ConfigError, RunConfig
 from benchlab.loadgen.runner import LoadgenMetrics, ProgressFn, TargetRunResult, run_load
+from benchlab.pipeline import PipelineError, StreamingJob, summarize_progress
 from benchlab.results import (
     PARTIAL_MARKER,
     check_new_run_dir,
@@ -22,7 +23,7 @@ from benchlab.results import (
 )
 from benchlab.sinks import SinkUnreachable, make_sink
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class PortBusy(ConfigError):
@@ -35,10 +36,13 @@ class RunOutcome:
     status: str
     results: dict[str, TargetRunResult]
     audits: dict[str, dict[str, Any]]
+    failed_targets: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
-        return EXIT_INTERRUPTED if self.status == "partial" else EXIT_OK
+        if self.status == "partial":
+            return EXIT_INTERRUPTED
+        return EXIT_FAILED if self.failed_targets else EXIT_OK
 
 
 def preflight(config: RunConfig, results_root: Path) -> None:
@@ -108,8 +112,17 @@ def write_target_results(run_dir: Path, result: TargetRunResult) -> None:
     )
 
 
-def audit_target(config: RunConfig, result: TargetRunResult) -> dict[str, Any]:
+def audit_target(
+    config: RunConfig, result: TargetRunResult, job: StreamingJob | None = None
+) -> dict[str, Any]:
     target = config.target(result.target)
+    if job is not None:
+        from benchlab.hdfs_audit import audit_hdfs
+
+        try:
+            return audit_hdfs(target.name, job.output, config.run_id, result.acked).as_dict()
+        except Exception as exc:
+            return {"target": target.name, "error": f"audit failed: {type(exc).__name__}: {exc}"}
     sink = make_sink(target.sink, name=target.name)
     if not sink.supports_audit:
         return {
@@ -122,6 +135,16 @@ def audit_target(config: RunConfig, result: TargetRunResult) -> dict[str, Any]:
         return audit_postgres(target.name, target.sink, config.run_id, result.acked).as_dict()
     except Exception as exc:
         return {"target": target.name, "error": f"audit failed: {type(exc).__name__}: {exc}"}
+
+
+def summary(result: TargetRunResult, streaming: dict[str, Any] | None) -> dict[str, Any]:
+    """The load summary; for the pipeline, throughput is what reached HDFS, not Kafka's acks."""
+    figures = result.summary()
+    if streaming is not None:
+        figures["acked_throughput_per_s"] = figures["throughput_per_s"]
+        figures["throughput_per_s"] = streaming.get("stored_per_s")
+        figures["streaming"] = streaming
+    return figures
 
 
 def execute(
@@ -139,26 +162,64 @@ def execute(
         run = initial_run_json(config)
         write_json(run_dir / "run.json", run)
         results: dict[str, TargetRunResult] = {}
+        streaming: dict[str, dict[str, Any]] = {}
         audits: dict[str, dict[str, Any]] = {}
+        failed: list[str] = []
         status = "complete"
+
+        def summaries() -> dict[str, dict[str, Any]]:
+            return {t: summary(r, streaming.get(t)) for t, r in results.items()}
+
         for target in config.targets:
             if should_stop():
                 status = "partial"
                 break
+            job = None
+            if target.streaming is not None:
+                if on_phase:
+                    on_phase(f"start the streaming job for {target.name}")
+                job = StreamingJob(
+                    config.run_id,
+                    target.sink,
+                    target.streaming,
+                    run_dir / "streaming" / target.name,
+                )
+                try:
+                    job.start(should_stop)
+                except (PipelineError, OSError) as exc:
+                    failed.append(target.name)
+                    audits[target.name] = {"target": target.name, "error": f"not run: {exc}"}
+                    write_json(run_dir / "audit.json", audits)
+                    continue
             if on_phase:
                 on_phase(f"load {target.name}")
-            result = run_load(
-                target.name, config.run_id, config.load, target.sink,
-                should_stop=should_stop, metrics=metrics, on_progress=on_progress,
-            )  # fmt: skip
+            try:
+                result = run_load(
+                    target.name, config.run_id, config.load, target.sink,
+                    should_stop=should_stop, metrics=metrics, on_progress=on_progress,
+                )  # fmt: skip
+            finally:
+                if job is not None and should_stop():
+                    job.stop()
             results[target.name] = result
             write_target_results(run_dir, result)
             if result.status != "complete":
                 status = "partial"
+            if job is not None:
+                if on_phase:
+                    on_phase(f"drain {target.name} into HDFS")
+                drain = job.wait_drained(result.records_acked, result.end_wall, should_stop)
+                exit_code = job.stop()
+                streaming[target.name] = {
+                    **summarize_progress(job.progress(), result.t0_wall, drain),
+                    "job_exit_code": exit_code,
+                    "output": job.output,
+                    "starting_offsets": job.starting_offsets,
+                }
             if on_phase:
                 on_phase(f"audit {target.name}")
-            audits[target.name] = audit_target(config, result)
-            write_json(run_dir / "load.json", {t: r.summary() for t, r in results.items()})
+            audits[target.name] = audit_target(config, result, job)
+            write_json(run_dir / "load.json", summaries())
             write_json(run_dir / "audit.json", audits)
             if status == "partial":
                 break
@@ -167,24 +228,26 @@ def execute(
         run.update(
             status=status,
             finished=utc_iso(),
-            load={t: r.summary() for t, r in results.items()},
+            load=summaries(),
             audit=audits,
+            failed_targets=failed,
             window={
                 t: {"start": r.t0_wall, "end": r.end_wall, "start_utc": utc_iso(r.t0_wall),
                     "end_utc": utc_iso(r.end_wall)}
                 for t, r in results.items()
             },
         )  # fmt: skip
-        write_json(run_dir / "load.json", {t: r.summary() for t, r in results.items()})
+        write_json(run_dir / "load.json", summaries())
         write_json(run_dir / "audit.json", audits)
         write_json(run_dir / "run.json", run)
-        return RunOutcome(run_dir, status, results, audits)
+        return RunOutcome(run_dir, status, results, audits, tuple(failed))
     finally:
         metrics.stop()
 
 
 __all__ = [
     "EXIT_BAD_INPUT",
+    "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_UNREACHABLE",

@@ -1,16 +1,15 @@
 """Shared fixture of the pipeline integration tests: Kafka, HDFS and Spark up on this machine.
 
-`pipeline` runs `ansible-playbook playbooks/pipeline.yml` twice per session (the second run
-must change nothing). BENCHLAB_TEST_REUSE_LAB=1 skips the runs on a lab that is already up.
+`pipeline` is the session's `lab` (site.yml imports playbooks/pipeline.yml, run twice: the
+second run must change nothing). BENCHLAB_TEST_REUSE_LAB=1 skips the runs on a lab that is up.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import pytest
-from conftest import PlaybookRun, run_playbook
+from conftest import Lab, PlaybookRun
 
 KAFKA = "127.0.0.1:9092"
 TOPIC = "benchlab-events"
@@ -30,12 +29,5 @@ class Pipeline:
 
 
 @pytest.fixture(scope="session")
-def pipeline() -> Pipeline:
-    if os.environ.get("BENCHLAB_TEST_REUSE_LAB") == "1":
-        return Pipeline(None, None)
-    first = run_playbook("playbooks/pipeline.yml")
-    assert first.returncode == 0, (
-        f"pipeline.yml failed:\n{first.stdout[-6000:]}\n{first.stderr[-3000:]}"
-    )
-    second = run_playbook("playbooks/pipeline.yml")
-    return Pipeline(first, second)
+def pipeline(lab: Lab) -> Pipeline:
+    return Pipeline(lab.first_run, lab.second_run)

@@ -1,5 +1,6 @@
-"""`ansible-playbook bench.yml -e phase=smoke` writes results/<run_id>/ with a report and
-an audit that lost nothing."""
+"""`ansible-playbook bench.yml -e phase=smoke` (target=all: PostgreSQL, then the Kafka ->
+Spark -> HDFS pipeline) writes results/<run_id>/ with a report holding both systems and
+an audit that lost nothing on either."""
 
 from __future__ import annotations
 
@@ -20,5 +21,14 @@ def test_smoke_bench_produces_report_with_no_loss(lab: Lab) -> None:
     assert (run_dir / "report.md").stat().st_size > 0
     assert json.loads((run_dir / "run.json").read_text())
     audit = json.loads((run_dir / "audit.json").read_text())
-    assert audit["postgresql"]["lost"] == 0
-    assert audit["postgresql"]["acknowledged"] > 0
+    for target in ("postgresql", "pipeline"):
+        assert audit[target]["acknowledged"] > 0, audit
+        assert audit[target]["lost"] == 0, audit
+        assert audit[target]["duplicates"] == 0, audit
+    load = json.loads((run_dir / "load.json").read_text())
+    streaming = load["pipeline"]["streaming"]
+    assert streaming["drained"] is True, streaming
+    assert streaming["rows_committed"] == audit["pipeline"]["acknowledged"]
+    assert streaming["freshness_ms"]["p50"] > 0
+    report = (run_dir / "report.md").read_text()
+    assert "| figure | postgresql | pipeline |" in report

@@ -20,7 +20,7 @@ CASES = [
     ),
     (["-e", "phase=2", "-e", "interval=0"], "-e interval=0 is not a positive number"),
     (["-e", "pg_write_method=upsert"], "-e pg_write_method=upsert is unknown"),
-    (["-e", "target=pipeline"], "-e target=pipeline is not available"),
+    (["-e", "target=mongodb"], "-e target=mongodb is not available"),
     (["-e", "postgresql_cpu_limit=64"], "postgresql limit 64 CPU"),
     (["-e", "postgresql_memory_limit_mb=99999999"], "is larger than the host"),
     (

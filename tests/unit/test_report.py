@@ -270,3 +270,27 @@ def test_report_without_calibration_says_how_to_get_one(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path, ["postgresql"])
     report = generate_report(run_dir, client=DiskProm()).read_text()
     assert "no calibration: run `ansible-playbook calibrate.yml`" in report
+
+
+def test_pipeline_column_shows_stored_rate_freshness_and_drain(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql", "pipeline"])
+    load = json.loads((run_dir / "load.json").read_text())
+    load["pipeline"]["acked_throughput_per_s"] = load["pipeline"]["throughput_per_s"]
+    load["pipeline"]["throughput_per_s"] = 150.0
+    load["pipeline"]["streaming"] = {
+        "batches": 12,
+        "rows_committed": 4500,
+        "stored_per_s": 150.0,
+        "freshness_ms": {"p50": 3100.0, "p99": 6200.0, "max": 7400.0},
+        "batch_duration_ms": {"p50": 900.0, "p99": 2100.0, "max": 2300.0},
+        "consumer_lag_peak": 640,
+        "drained": True,
+        "drain_s": 4.2,
+    }
+    write_json(run_dir / "load.json", load)
+    report = generate_report(run_dir, skip_metrics=True).read_text()
+    assert "| throughput (records stored/s) | 200.0 | 150.0 |" in report
+    assert "| acknowledged by the sink per second | 200.0 | 180.0 |" in report
+    assert "| 3,100 / 6,200 / 7,400 |" in report
+    assert "| 12; 900 / 2,100 / 2,300 |" in report
+    assert "| drain after the load stopped (s) | n/a | 4.2 |" in report

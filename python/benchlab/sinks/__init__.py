@@ -16,6 +16,10 @@ def make_sink(config: SinkConfig, *, name: str = "target") -> Sink:
         from benchlab.sinks.postgres import PostgresSink
 
         return PostgresSink(config, name=name)
+    if config.kind == "kafka":
+        from benchlab.sinks.kafka import KafkaSink
+
+        return KafkaSink(config, name=name)
     raise ValueError(f"unknown sink kind {config.kind!r}")
 
 

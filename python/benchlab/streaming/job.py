@@ -46,6 +46,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-duration-s", type=float, default=0.0, help="0: never")
     p.add_argument("--idle-stop-s", type=float, default=0.0,
                    help="stop when no rows came for this long")  # fmt: skip
+    p.add_argument("--ready-file", default="", help="created once the query has started")
+    p.add_argument("--stop-file", default="", help="stop gracefully once this file exists")
     return p.parse_args(argv)
 
 
@@ -144,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
 
     class Recorder(StreamingQueryListener):
         def onQueryStarted(self, event: Any) -> None:
-            pass
+            if args.ready_file:
+                Path(args.ready_file).write_text(f"{time.time()}\n", encoding="utf-8")
 
         def onQueryProgress(self, event: Any) -> None:
             record = progress_record(json.loads(event.progress.json))
@@ -182,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.max_duration_s and time.monotonic() - started > args.max_duration_s:
                 break
             if args.idle_stop_s and last is not None and time.monotonic() - last > args.idle_stop_s:
+                break
+            if args.stop_file and Path(args.stop_file).exists():
                 break
     finally:
         if query.isActive:

@@ -1,0 +1,266 @@
+"""The distributed target around its load: streaming job up, drain, stop, progress summary.
+
+Kafka acknowledges a record long before it is in HDFS, so for the pipeline `benchlab run`
+starts the Structured Streaming job (client mode, driver here) reading from the topic's end
+offsets taken just before the load, so it sees only this run's records; runs the load
+through the Kafka sink; waits until the job has committed every acknowledged record to
+HDFS (the drain); stops the job through its stop file so the last batch commits cleanly;
+and summarises the job's per-batch progress: records stored per second, micro-batch
+durations, end-to-end freshness (event time to committed in HDFS) and consumer lag.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchlab.config import SinkConfig, StreamingConfig
+from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
+
+
+class PipelineError(RuntimeError):
+    """The streaming job could not be started or stopped; the message says where to look."""
+
+
+def topic_end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[str, int]:
+    """High watermark of every partition of the topic (what a reader starting now skips)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": "benchlab-offsets",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=timeout_s)
+        info = meta.topics.get(topic)
+        if info is None or info.error is not None or not info.partitions:
+            raise PipelineError(f"topic {topic!r} at {bootstrap} has no partitions")
+        offsets = {}
+        for partition in sorted(info.partitions):
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=timeout_s
+            )
+            offsets[str(partition)] = int(high)
+        return offsets
+    finally:
+        consumer.close()
+
+
+@dataclass
+class DrainResult:
+    drained: bool
+    committed_rows: int
+    expected_rows: int
+    drain_s: float | None  # load end -> last needed commit; None when it never drained
+
+
+class StreamingJob:
+    """One run's streaming job: spark-submit in the background, driven through files."""
+
+    def __init__(
+        self, run_id: str, sink: SinkConfig, streaming: StreamingConfig, work_dir: Path
+    ) -> None:
+        self.run_id = run_id
+        self.streaming = streaming
+        self.work_dir = work_dir
+        self.topic = str(sink.extra.get("topic", "benchlab-events"))
+        self.bootstrap = str(sink.extra.get("bootstrap_servers") or f"{sink.host}:{sink.port}")
+        self.progress_file = work_dir / "progress.jsonl"
+        self.ready_file = work_dir / "ready"
+        self.stop_file = work_dir / "stop"
+        self.log_file = work_dir / "spark-submit.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starting_offsets: dict[str, int] = {}
+
+    @property
+    def output(self) -> str:
+        return self.spec().output
+
+    def spec(self) -> SubmitSpec:
+        offsets = json.dumps({self.topic: self.starting_offsets}) if self.starting_offsets else ""
+        job_args = ["--ready-file", str(self.ready_file), "--stop-file", str(self.stop_file)]
+        if offsets:
+            job_args += ["--starting-offsets", offsets]
+        return SubmitSpec(
+            run_id=self.run_id,
+            master=self.streaming.master,
+            namenode=self.streaming.namenode,
+            bootstrap=self.bootstrap,
+            topic=self.topic,
+            base_dir=self.streaming.base_dir,
+            progress_file=str(self.progress_file),
+            jars=connector_jars(self.streaming.jar_dir),
+            driver_host=self.streaming.driver_host,
+            driver_memory=self.streaming.driver_memory,
+            trigger_s=self.streaming.trigger_s,
+            job_args=job_args,
+        )
+
+    def start(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Start the job and return once its query runs; PipelineError if it does not."""
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.starting_offsets = topic_end_offsets(self.bootstrap, self.topic)
+        spec = self.spec()
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                build_command(spec), stdout=log, stderr=subprocess.STDOUT, env=submit_env(spec)
+            )
+        deadline = time.monotonic() + self.streaming.ready_timeout_s
+        while not self.ready_file.exists():
+            if self.process.poll() is not None:
+                raise PipelineError(
+                    f"the streaming job exited with {self.process.returncode} before its query "
+                    f"started; see {self.log_file}"
+                )
+            if time.monotonic() > deadline or should_stop():
+                self.stop()
+                raise PipelineError(
+                    f"the streaming query did not start within {self.streaming.ready_timeout_s:.0f}"
+                    f" s; see {self.log_file}"
+                )
+            time.sleep(0.5)
+
+    def progress(self) -> list[dict[str, Any]]:
+        if not self.progress_file.exists():
+            return []
+        records = []
+        for line in self.progress_file.read_text(encoding="utf-8").splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line being written right now
+        return records
+
+    def committed_rows(self) -> int:
+        progress = self.progress()
+        return int(progress[-1].get("committed_rows_total", 0)) if progress else 0
+
+    def wait_drained(
+        self, expected_rows: int, load_end_wall: float, should_stop: Callable[[], bool]
+    ) -> DrainResult:
+        """Wait until the job has committed expected_rows, it dies, or the drain time-out."""
+        deadline = time.monotonic() + self.streaming.drain_timeout_s
+        committed = self.committed_rows()
+        while committed < expected_rows:
+            if self.process is not None and self.process.poll() is not None:
+                break
+            if time.monotonic() > deadline or should_stop():
+                break
+            time.sleep(0.5)
+            committed = self.committed_rows()
+        drained = committed >= expected_rows
+        drain_s = None
+        if drained:
+            done = [
+                p["commit_epoch_s"]
+                for p in self.progress()
+                if p.get("commit_epoch_s") and p.get("committed_rows_total", 0) >= expected_rows
+            ]
+            drain_s = max(0.0, min(done) - load_end_wall) if done else 0.0
+        return DrainResult(drained, committed, expected_rows, drain_s)
+
+    def stop(self, timeout_s: float = 120.0) -> int | None:
+        """Ask the job to stop after its current batch; kill it if it does not."""
+        self.stop_file.touch()
+        if self.process is None:
+            return None
+        try:
+            return self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.terminate()
+            try:
+                return self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                return self.process.wait()
+
+
+def _percentile(pairs: list[tuple[float, float]], q: float) -> float | None:
+    """Weighted percentile of (value, weight) pairs; q in [0, 1]."""
+    pairs = sorted((v, w) for v, w in pairs if w > 0 and v is not None and math.isfinite(v))
+    if not pairs:
+        return None
+    total = sum(w for _, w in pairs)
+    running = 0.0
+    for value, weight in pairs:
+        running += weight
+        if running >= q * total:
+            return value
+    return pairs[-1][0]
+
+
+def _lag(sources: list[dict[str, Any]]) -> int | None:
+    """Records in the topic not yet read by the batch (latest offset - end offset)."""
+    total, seen = 0, False
+    for source in sources:
+        end, latest = source.get("end_offset"), source.get("latest_offset")
+        if isinstance(end, str):
+            end = json.loads(end)
+        if isinstance(latest, str):
+            latest = json.loads(latest)
+        if not isinstance(end, dict) or not isinstance(latest, dict):
+            continue
+        for topic, parts in latest.items():
+            for partition, offset in parts.items():
+                done = end.get(topic, {}).get(partition)
+                if done is not None:
+                    total += max(0, int(offset) - int(done))
+                    seen = True
+    return total if seen else None
+
+
+def summarize_progress(
+    progress: list[dict[str, Any]], load_start_wall: float, drain: DrainResult | None
+) -> dict[str, Any]:
+    """Figures for the report from the job's per-batch progress lines."""
+    batches = [p for p in progress if p.get("num_input_rows")]
+    rows = sum(int(p["num_input_rows"]) for p in batches)
+    commits = [p["commit_epoch_s"] for p in batches if p.get("commit_epoch_s")]
+    last_commit = max(commits) if commits else None
+    span = (last_commit - load_start_wall) if last_commit else None
+    # Freshness per record is approximated per batch: its rows weigh its average, and the
+    # oldest record of each batch bounds the maximum.
+    avg_pairs = [
+        (p["freshness"]["avg_s"], float(p["num_input_rows"]))
+        for p in batches
+        if (p.get("freshness") or {}).get("avg_s") is not None
+    ]
+    worst = [p["freshness"]["max_s"] for p in batches if (p.get("freshness") or {}).get("max_s")]
+    durations = [
+        (float(p["batch_duration_ms"]), 1.0) for p in batches if p.get("batch_duration_ms")
+    ]
+    lags = [(p.get("commit_epoch_s"), _lag(p.get("sources") or [])) for p in progress]
+    lag_values = [lag for _, lag in lags if lag is not None]
+    return {
+        "batches": len(batches),
+        "rows_committed": rows,
+        "stored_per_s": rows / span if span and span > 0 else None,
+        "freshness_ms": {
+            "p50": _ms(_percentile(avg_pairs, 0.50)),
+            "p99": _ms(_percentile(avg_pairs, 0.99)),
+            "max": _ms(max(worst) if worst else None),
+        },
+        "batch_duration_ms": {
+            "p50": _percentile(durations, 0.50),
+            "p99": _percentile(durations, 0.99),
+            "max": max((d for d, _ in durations), default=None),
+        },
+        "consumer_lag_peak": max(lag_values) if lag_values else None,
+        "consumer_lag": [[t, lag] for t, lag in lags if t is not None and lag is not None],
+        "drained": drain.drained if drain else None,
+        "drain_s": drain.drain_s if drain else None,
+        "last_commit_wall": last_commit,
+    }
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000.0, 1)

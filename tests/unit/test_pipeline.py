@@ -1,0 +1,75 @@
+"""Progress summary of the streaming job: stored rate, freshness, batch durations, lag, drain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchlab.config import ConfigError, parse_config
+from benchlab.pipeline import DrainResult, _lag, _percentile, summarize_progress
+
+T0 = 1_795_000_000.0
+
+
+def batch(batch_id: int, rows: int, commit: float, avg_s: float, max_s: float, ms: float):
+    return {
+        "batch_id": batch_id,
+        "num_input_rows": rows,
+        "commit_epoch_s": commit,
+        "batch_duration_ms": ms,
+        "freshness": {"min_s": 0.1, "avg_s": avg_s, "max_s": max_s},
+        "sources": [
+            {
+                "end_offset": json.dumps({"t": {"0": 100 * batch_id, "1": 100 * batch_id}}),
+                "latest_offset": json.dumps({"t": {"0": 100 * batch_id + 7, "1": 100 * batch_id}}),
+            }
+        ],
+    }
+
+
+def test_summary_weights_freshness_by_rows_and_rates_from_load_start() -> None:
+    progress = [
+        {"batch_id": 0, "num_input_rows": 0, "commit_epoch_s": T0 + 1},  # idle batch ignored
+        batch(1, 900, T0 + 5, 2.0, 4.0, 800),
+        batch(2, 100, T0 + 10, 9.0, 12.0, 1200),
+    ]
+    drain = DrainResult(True, 1000, 1000, 3.5)
+    s = summarize_progress(progress, T0, drain)
+    assert s["batches"] == 2
+    assert s["rows_committed"] == 1000
+    assert s["stored_per_s"] == pytest.approx(100.0)  # 1000 rows over 10 s from load start
+    assert s["freshness_ms"] == {"p50": 2000.0, "p99": 9000.0, "max": 12000.0}
+    assert s["batch_duration_ms"]["max"] == 1200
+    assert s["consumer_lag_peak"] == 7
+    assert (s["drained"], s["drain_s"]) == (True, 3.5)
+
+
+def test_summary_of_a_job_that_committed_nothing() -> None:
+    s = summarize_progress([], T0, DrainResult(False, 0, 500, None))
+    assert s["stored_per_s"] is None
+    assert s["freshness_ms"]["p99"] is None
+    assert s["drained"] is False
+
+
+def test_weighted_percentile_and_lag_parsing() -> None:
+    assert _percentile([(1.0, 1), (2.0, 98), (3.0, 1)], 0.5) == 2.0
+    assert _percentile([], 0.5) is None
+    assert _lag([{"end_offset": {"t": {"0": 5}}, "latest_offset": {"t": {"0": 9}}}]) == 4
+    assert _lag([{"end_offset": None, "latest_offset": None}]) is None
+
+
+def test_kafka_target_needs_its_streaming_section() -> None:
+    config = {
+        "run_id": "r1",
+        "load": {"batch_size": 10, "interval_s": 1, "duration_s": 5},
+        "targets": [{"target": "pipeline", "sink": {"kind": "kafka", "port": 9092}}],
+    }
+    with pytest.raises(ConfigError, match="streaming"):
+        parse_config(config)
+    config["targets"][0]["streaming"] = {"master": "http://x", "namenode": "hdfs://h:8020"}
+    with pytest.raises(ConfigError, match="spark://"):
+        parse_config(config)
+    config["targets"][0]["streaming"]["master"] = "spark://127.0.0.1:7077"
+    target = parse_config(config).targets[0]
+    assert target.streaming is not None and target.streaming.trigger_s == 5.0
