@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -108,11 +110,21 @@ class StreamingJob:
     def start(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Start the job and return once its query runs; PipelineError if it does not."""
         self.work_dir.mkdir(parents=True, exist_ok=True)
+        # A restart of the same run (same checkpoint) must not see the last job's signals.
+        self.ready_file.unlink(missing_ok=True)
+        self.stop_file.unlink(missing_ok=True)
+        # Ignored by Spark when the run's checkpoint exists: a restart resumes from it.
         self.starting_offsets = topic_end_offsets(self.bootstrap, self.topic)
         spec = self.spec()
-        with self.log_file.open("wb") as log:
+        with self.log_file.open("ab") as log:
+            # Own session: a Ctrl-C of `benchlab run` stops the job through its stop file,
+            # after the load, rather than killing it mid-batch.
             self.process = subprocess.Popen(
-                build_command(spec), stdout=log, stderr=subprocess.STDOUT, env=submit_env(spec)
+                build_command(spec),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=submit_env(spec),
+                start_new_session=True,
             )
         deadline = time.monotonic() + self.streaming.ready_timeout_s
         while not self.ready_file.exists():
@@ -167,6 +179,12 @@ class StreamingJob:
             ]
             drain_s = max(0.0, min(done) - load_end_wall) if done else 0.0
         return DrainResult(drained, committed, expected_rows, drain_s)
+
+    def kill(self) -> None:
+        """SIGKILL the job's whole process group (spark-submit JVM and the Python driver)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
 
     def stop(self, timeout_s: float = 120.0) -> int | None:
         """Ask the job to stop after its current batch; kill it if it does not."""

@@ -7,9 +7,16 @@ second run must change nothing). BENCHLAB_TEST_REUSE_LAB=1 skips the runs on a l
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from conftest import Lab, PlaybookRun
+
+from benchlab.config import SinkConfig
+from benchlab.records import RecordFactory
+from benchlab.seqranges import RangeSet
+from benchlab.sinks.base import Ack, Batch
+from benchlab.sinks.kafka import KafkaSink
 
 KAFKA = "127.0.0.1:9092"
 TOPIC = "benchlab-events"
@@ -31,3 +38,23 @@ class Pipeline:
 @pytest.fixture(scope="session")
 def pipeline(lab: Lab) -> Pipeline:
     return Pipeline(lab.first_run, lab.second_run)
+
+
+def produce(run_id: str, first: int, n: int, batch: int = 500) -> RangeSet:
+    """Write seq numbers first..first+n-1 of run_id through the kit's Kafka sink; acked ranges."""
+    sink = KafkaSink(SinkConfig(kind="kafka", host="127.0.0.1", port=9092, extra={"topic": TOPIC}))
+    acked = RangeSet()
+
+    def on_ack(ack: Ack) -> None:
+        for start, count in ack.ranges():
+            acked.add(start, count)
+
+    sink.open()
+    factory = RecordFactory(run_id, 300)
+    for i in range(first, first + n, batch):
+        rows = factory.rows(i, min(batch, first + n - i), datetime.now(UTC))
+        sink.submit(Batch(i // batch, i, rows, sink.prepare(rows)), on_ack)
+        sink.poll(0)
+    assert sink.flush(60) == 0
+    sink.close()
+    return acked

@@ -8,9 +8,9 @@ import json
 import re
 import subprocess
 import sys
+import time
 import urllib.request
 import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -22,14 +22,12 @@ from pipeline_helpers import (
     TOPIC,
     Pipeline,
     pipeline,
+    produce,
 )
 
-from benchlab.config import SinkConfig
+from benchlab.config import SinkConfig, StreamingConfig
 from benchlab.hdfs_audit import audit_hdfs
-from benchlab.records import RecordFactory
-from benchlab.seqranges import RangeSet
-from benchlab.sinks.base import Ack, Batch
-from benchlab.sinks.kafka import KafkaSink
+from benchlab.pipeline import StreamingJob, topic_end_offsets
 from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
 
 __all__ = ["pipeline"]
@@ -109,35 +107,17 @@ def test_limited_services_run_in_their_cgroup(
         assert pid in (mem / "cgroup.procs").read_text().split()
 
 
-def produce(run_id: str, n: int, batch: int = 500) -> RangeSet:
-    sink = KafkaSink(SinkConfig(kind="kafka", host="127.0.0.1", port=9092, extra={"topic": TOPIC}))
-    acked = RangeSet()
-
-    def on_ack(ack: Ack) -> None:
-        for first, count in ack.ranges():
-            acked.add(first, count)
-
-    sink.open()
-    factory = RecordFactory(run_id, 300)
-    for i in range(0, n, batch):
-        rows = factory.rows(i, min(batch, n - i), datetime.now(UTC))
-        sink.submit(Batch(i // batch, i, rows, sink.prepare(rows)), on_ack)
-        sink.poll(0)
-    assert sink.flush(60) == 0
-    sink.close()
-    return acked
-
-
 def test_streaming_smoke_nothing_lost_or_duplicated(pipeline: Pipeline, tmp_path: Path) -> None:
     run_id = f"it-pipe-{uuid.uuid4().hex[:10]}"
     n = 3000
-    acked = produce(run_id, n)
+    offsets = json.dumps({TOPIC: topic_end_offsets(KAFKA, TOPIC)})  # skip earlier runs' records
+    acked = produce(run_id, 0, n)
     assert acked.total() == n
     progress = tmp_path / "progress.jsonl"
     spec = SubmitSpec(
         run_id=run_id, jars=connector_jars("/opt/benchlab/jars/spark-kafka"),
         progress_file=str(progress), trigger_s=2.0,
-        job_args=["--idle-stop-s", "8", "--max-duration-s", "240"],
+        job_args=["--idle-stop-s", "8", "--max-duration-s", "240", "--starting-offsets", offsets],
     )  # fmt: skip
     done = subprocess.run(build_command(spec), env=submit_env(spec), capture_output=True,
                           text=True, timeout=400)  # fmt: skip
@@ -149,6 +129,40 @@ def test_streaming_smoke_nothing_lost_or_duplicated(pipeline: Pipeline, tmp_path
     result = audit_hdfs("pipeline", f"{NAMENODE}/benchlab/{run_id}", run_id, acked)
     assert result.rows_found == n, result.as_dict()
     assert result.lost == 0 and result.duplicates == 0, result.as_dict()
+
+
+def test_killed_streaming_job_resumes_from_its_checkpoint(
+    pipeline: Pipeline, tmp_path: Path
+) -> None:
+    """kill -9 of the job mid-run, records produced while it is down, a restart through the
+    kit's StreamingJob: the checkpoint and the file sink's log lose and duplicate nothing."""
+    run_id = f"it-restart-{uuid.uuid4().hex[:10]}"
+    sink = SinkConfig(kind="kafka", host="127.0.0.1", port=9092, extra={"topic": TOPIC})
+    streaming = StreamingConfig(master="spark://127.0.0.1:7077", namenode=NAMENODE, trigger_s=2.0)
+    job = StreamingJob(run_id, sink, streaming, tmp_path / "job")
+    job.start()
+    acked = produce(run_id, 0, 4000)
+    deadline = time.monotonic() + 180
+    while job.committed_rows() == 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job.committed_rows() > 0, (tmp_path / "job" / "spark-submit.log").read_text()[-3000:]
+    job.kill()
+    for first, count in produce(run_id, 4000, 4000).ranges():  # written while no job runs
+        acked.add(first, count)
+
+    restarted = StreamingJob(run_id, sink, streaming, tmp_path / "job")
+    restarted.start()
+    result = None
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        time.sleep(4)
+        result = audit_hdfs("pipeline", restarted.output, run_id, acked)
+        if result.acked_found == acked.total():
+            break
+    assert restarted.stop() == 0
+    assert result is not None
+    assert result.lost == 0 and result.duplicates == 0, result.as_dict()
+    assert result.rows_found == 8000, result.as_dict()
 
 
 if __name__ == "__main__":
