@@ -8,33 +8,11 @@ Independent of the `lab` fixture: calibration needs only the local inventory.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 import uuid
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
-
-
-def run_playbook(*args: str, timeout: int) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "ANSIBLE_FORCE_COLOR": "0",
-        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
-    }
-    return subprocess.run(
-        [str(VENV_BIN / "ansible-playbook"), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        check=False,
-    )
+from conftest import REPO, run_playbook
 
 
 def test_calibrate_playbook_produces_report() -> None:
