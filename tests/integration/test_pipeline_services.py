@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 from pipeline_helpers import (
     HADOOP_TOOL,
     KAFKA,
@@ -79,11 +80,22 @@ def test_spark_master_lists_the_worker(pipeline: Pipeline) -> None:
     assert alive[0]["memory"] == 1536 - 192 - 768
 
 
+LOCAL_GROUP_VARS = Path(__file__).resolve().parents[2] / "inventory" / "local" / "group_vars"
+
+
+def local_limits(group_file: str, prefix: str) -> tuple[int, int]:
+    """(CFS quota at a 100 ms period, memory MiB) from the local inventory's group_vars."""
+    data = yaml.safe_load((LOCAL_GROUP_VARS / group_file).read_text())
+    return round(float(data[f"{prefix}_cpu_limit"]) * 100000), int(
+        data[f"{prefix}_memory_limit_mb"]
+    )
+
+
 @pytest.mark.parametrize(
     ("program", "group", "quota", "limit_mb"),
     [
-        ("hdfs-datanode", "hdfs-datanode", 50000, 1024),
-        ("spark-worker", "spark-worker", 100000, 1536),
+        ("hdfs-datanode", "hdfs-datanode", *local_limits("hdfs_datanodes.yml", "hdfs_datanode")),
+        ("spark-worker", "spark-worker", *local_limits("spark_workers.yml", "spark_worker")),
     ],
 )
 def test_limited_services_run_in_their_cgroup(
