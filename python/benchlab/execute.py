@@ -210,8 +210,10 @@ def execute(
                     on_phase(f"drain {target.name} into HDFS")
                 drain = job.wait_drained(result.records_acked, result.end_wall, should_stop)
                 exit_code = job.stop()
+                acked = {second: row[1] for second, row in result.per_second.items()}
+                progress = summarize_progress(job.progress(), result.t0_wall, drain, acked)
                 streaming[target.name] = {
-                    **summarize_progress(job.progress(), result.t0_wall, drain),
+                    **progress,
                     "job_exit_code": exit_code,
                     "output": job.output,
                     "starting_offsets": job.starting_offsets,

@@ -216,30 +216,23 @@ def _percentile(pairs: list[tuple[float, float]], q: float) -> float | None:
     return pairs[-1][0]
 
 
-def _lag(sources: list[dict[str, Any]]) -> int | None:
-    """Records in the topic not yet read by the batch (latest offset - end offset)."""
-    total, seen = 0, False
-    for source in sources:
-        end, latest = source.get("end_offset"), source.get("latest_offset")
-        if isinstance(end, str):
-            end = json.loads(end)
-        if isinstance(latest, str):
-            latest = json.loads(latest)
-        if not isinstance(end, dict) or not isinstance(latest, dict):
-            continue
-        for topic, parts in latest.items():
-            for partition, offset in parts.items():
-                done = end.get(topic, {}).get(partition)
-                if done is not None:
-                    total += max(0, int(offset) - int(done))
-                    seen = True
-    return total if seen else None
+def acked_before(acked_per_second: dict[int, int], t0_wall: float, t: float) -> int:
+    """Records Kafka acknowledged in the whole seconds of the load that ended before t."""
+    limit = math.floor(t - t0_wall)
+    return sum(n for second, n in acked_per_second.items() if second < limit)
 
 
 def summarize_progress(
-    progress: list[dict[str, Any]], load_start_wall: float, drain: DrainResult | None
+    progress: list[dict[str, Any]],
+    load_start_wall: float,
+    drain: DrainResult | None,
+    acked_per_second: dict[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Figures for the report from the job's per-batch progress lines."""
+    """Figures for the report from the job's per-batch progress lines.
+
+    The backlog at each commit is what Kafka had acknowledged (per second of the load)
+    minus what the job had committed to HDFS: the work the pipeline still owed.
+    """
     batches = [p for p in progress if p.get("num_input_rows")]
     rows = sum(int(p["num_input_rows"]) for p in batches)
     commits = [p["commit_epoch_s"] for p in batches if p.get("commit_epoch_s")]
@@ -256,8 +249,18 @@ def summarize_progress(
     durations = [
         (float(p["batch_duration_ms"]), 1.0) for p in batches if p.get("batch_duration_ms")
     ]
-    lags = [(p.get("commit_epoch_s"), _lag(p.get("sources") or [])) for p in progress]
-    lag_values = [lag for _, lag in lags if lag is not None]
+    backlog = [
+        [
+            p["commit_epoch_s"],
+            max(
+                0,
+                acked_before(acked_per_second, load_start_wall, p["commit_epoch_s"])
+                - int(p.get("committed_rows_total", 0)),
+            ),
+        ]
+        for p in batches
+        if acked_per_second is not None and p.get("commit_epoch_s")
+    ]
     return {
         "batches": len(batches),
         "rows_committed": rows,
@@ -272,8 +275,8 @@ def summarize_progress(
             "p99": _percentile(durations, 0.99),
             "max": max((d for d, _ in durations), default=None),
         },
-        "consumer_lag_peak": max(lag_values) if lag_values else None,
-        "consumer_lag": [[t, lag] for t, lag in lags if t is not None and lag is not None],
+        "backlog_peak": max((b for _, b in backlog), default=None),
+        "backlog": backlog,
         "drained": drain.drained if drain else None,
         "drain_s": drain.drain_s if drain else None,
         "last_commit_wall": last_commit,

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from benchlab.config import ConfigError, parse_config
-from benchlab.pipeline import DrainResult, _lag, _percentile, summarize_progress
+from benchlab.pipeline import DrainResult, _percentile, acked_before, summarize_progress
 
 T0 = 1_795_000_000.0
 
@@ -34,14 +34,17 @@ def test_summary_weights_freshness_by_rows_and_rates_from_load_start() -> None:
         batch(1, 900, T0 + 5, 2.0, 4.0, 800),
         batch(2, 100, T0 + 10, 9.0, 12.0, 1200),
     ]
+    progress[1]["committed_rows_total"], progress[2]["committed_rows_total"] = 900, 1000
     drain = DrainResult(True, 1000, 1000, 3.5)
-    s = summarize_progress(progress, T0, drain)
+    # Kafka acknowledged 100 records in each of the first 10 seconds.
+    s = summarize_progress(progress, T0, drain, {second: 100 for second in range(10)})
     assert s["batches"] == 2
     assert s["rows_committed"] == 1000
     assert s["stored_per_s"] == pytest.approx(100.0)  # 1000 rows over 10 s from load start
     assert s["freshness_ms"] == {"p50": 2000.0, "p99": 9000.0, "max": 12000.0}
     assert s["batch_duration_ms"]["max"] == 1200
-    assert s["consumer_lag_peak"] == 7
+    # at T0+5: 500 acked, 900 committed -> 0 owed; at T0+10: 1000 acked, 1000 committed -> 0
+    assert s["backlog_peak"] == 0
     assert (s["drained"], s["drain_s"]) == (True, 3.5)
 
 
@@ -52,11 +55,13 @@ def test_summary_of_a_job_that_committed_nothing() -> None:
     assert s["drained"] is False
 
 
-def test_weighted_percentile_and_lag_parsing() -> None:
+def test_weighted_percentile_and_backlog() -> None:
     assert _percentile([(1.0, 1), (2.0, 98), (3.0, 1)], 0.5) == 2.0
     assert _percentile([], 0.5) is None
-    assert _lag([{"end_offset": {"t": {"0": 5}}, "latest_offset": {"t": {"0": 9}}}]) == 4
-    assert _lag([{"end_offset": None, "latest_offset": None}]) is None
+    per_second = {0: 100, 1: 100, 2: 100}
+    assert acked_before(per_second, T0, T0 + 2.5) == 200  # seconds 0 and 1 are over
+    commit = {"num_input_rows": 50, "commit_epoch_s": T0 + 3.2, "committed_rows_total": 50}
+    assert summarize_progress([commit], T0, None, per_second)["backlog_peak"] == 250
 
 
 def test_kafka_target_needs_its_streaming_section() -> None:

@@ -283,7 +283,7 @@ def test_pipeline_column_shows_stored_rate_freshness_and_drain(tmp_path: Path) -
         "stored_per_s": 150.0,
         "freshness_ms": {"p50": 3100.0, "p99": 6200.0, "max": 7400.0},
         "batch_duration_ms": {"p50": 900.0, "p99": 2100.0, "max": 2300.0},
-        "consumer_lag_peak": 640,
+        "backlog_peak": 640,
         "drained": True,
         "drain_s": 4.2,
     }
@@ -294,3 +294,5 @@ def test_pipeline_column_shows_stored_rate_freshness_and_drain(tmp_path: Path) -
     assert "| 3,100 / 6,200 / 7,400 |" in report
     assert "| 12; 900 / 2,100 / 2,300 |" in report
     assert "| drain after the load stopped (s) | n/a | 4.2 |" in report
+    backlog_row = "| backlog peak: acknowledged by Kafka, not yet in HDFS (records) | n/a | 640 |"
+    assert backlog_row in report
