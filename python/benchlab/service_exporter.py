@@ -74,6 +74,27 @@ def parse_supervisor_status(text: str) -> dict[str, str]:
     return states
 
 
+# (CgroupStats field, metric kind, metric name, help) for every per-service cgroup metric
+# (docs/architecture.md). Counter names get their _total suffix from prometheus-client.
+CGROUP_METRICS = (
+    ("cpu_usage_seconds", "counter", "benchlab_cgroup_cpu_usage_seconds",
+     "CPU time used by the service cgroup"),
+    ("cpu_limit_cores", "gauge", "benchlab_cgroup_cpu_limit_cores", "CFS quota / period (cores)"),
+    ("cpu_throttled_periods", "counter", "benchlab_cgroup_cpu_throttled_periods",
+     "CFS periods in which the group was throttled"),
+    ("cpu_periods", "counter", "benchlab_cgroup_cpu_periods", "CFS periods with runnable tasks"),
+    ("cpu_throttled_seconds", "counter", "benchlab_cgroup_cpu_throttled_seconds",
+     "Time the group spent throttled"),
+    ("memory_usage_bytes", "gauge", "benchlab_cgroup_memory_usage_bytes",
+     "Memory charged to the group"),
+    ("memory_working_set_bytes", "gauge", "benchlab_cgroup_memory_working_set_bytes",
+     "Memory charged to the group minus inactive page cache"),
+    ("memory_limit_bytes", "gauge", "benchlab_cgroup_memory_limit_bytes",
+     "Memory limit of the group"),
+    ("oom_kills", "counter", "benchlab_cgroup_oom_kills", "Processes OOM-killed in the group"),
+)  # fmt: skip
+
+
 class ServiceCollector(Collector):
     def __init__(self, config: ExporterConfig) -> None:
         self.config = config
@@ -108,22 +129,12 @@ class ServiceCollector(Collector):
         def counter(name: str, doc: str) -> CounterMetricFamily:
             return CounterMetricFamily(name, doc, labels=labels)
 
-        usage = counter("benchlab_cgroup_cpu_usage_seconds", "CPU time used by the service cgroup")
-        limit = gauge("benchlab_cgroup_cpu_limit_cores", "CFS quota / period (cores)")
-        throttled = counter(
-            "benchlab_cgroup_cpu_throttled_periods", "CFS periods in which the group was throttled"
-        )
-        periods = counter("benchlab_cgroup_cpu_periods", "CFS periods with runnable tasks")
-        throttled_s = counter(
-            "benchlab_cgroup_cpu_throttled_seconds", "Time the group spent throttled"
-        )
-        mem = gauge("benchlab_cgroup_memory_usage_bytes", "Memory charged to the group")
-        mem_ws = gauge(
-            "benchlab_cgroup_memory_working_set_bytes",
-            "Memory charged to the group minus inactive page cache",
-        )
-        mem_limit = gauge("benchlab_cgroup_memory_limit_bytes", "Memory limit of the group")
-        ooms = counter("benchlab_cgroup_oom_kills", "Processes OOM-killed in the group")
+        # One family per CgroupStats field; a service contributes only the values its kernel
+        # provides (None is skipped, never exported as 0).
+        families = [
+            (field, (counter if kind == "counter" else gauge)(name, doc))
+            for field, kind, name, doc in CGROUP_METRICS
+        ]
         restarts = counter(
             "benchlab_service_restarts", "Unexpected exits restarted by the kit supervisord"
         )
@@ -132,25 +143,10 @@ class ServiceCollector(Collector):
         layout = cgroups.layout_from_env(self.config.cgroup_env)
         for service in layout.services():
             stats = cgroups.read_service(layout, service)
-            values = [service, host]
-            if stats.cpu_usage_seconds is not None:
-                usage.add_metric(values, stats.cpu_usage_seconds)
-            if stats.cpu_limit_cores is not None:
-                limit.add_metric(values, stats.cpu_limit_cores)
-            if stats.cpu_throttled_periods is not None:
-                throttled.add_metric(values, stats.cpu_throttled_periods)
-            if stats.cpu_periods is not None:
-                periods.add_metric(values, stats.cpu_periods)
-            if stats.cpu_throttled_seconds is not None:
-                throttled_s.add_metric(values, stats.cpu_throttled_seconds)
-            if stats.memory_usage_bytes is not None:
-                mem.add_metric(values, stats.memory_usage_bytes)
-            if stats.memory_working_set_bytes is not None:
-                mem_ws.add_metric(values, stats.memory_working_set_bytes)
-            if stats.memory_limit_bytes is not None:
-                mem_limit.add_metric(values, stats.memory_limit_bytes)
-            if stats.oom_kills is not None:
-                ooms.add_metric(values, stats.oom_kills)
+            for field, family in families:
+                value = getattr(stats, field)
+                if value is not None:
+                    family.add_metric([service, host], value)
 
         states = self._supervisor_states()
         counts = self._restarts()
@@ -159,7 +155,7 @@ class ServiceCollector(Collector):
         for program, state in sorted(states.items()):
             up.add_metric([program, host], 1.0 if state == "RUNNING" else 0.0)
 
-        yield from (usage, limit, throttled, periods, throttled_s, mem, mem_ws, mem_limit, ooms)
+        yield from (family for _, family in families)
         yield from (restarts, up)
 
 
