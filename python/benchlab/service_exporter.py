@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 from benchlab import cgroups
 
 RESTART_LINE = re.compile(r"\bservice=(\S+)")
+EVENT_FIELD = re.compile(r"\bevent=(\S+)")
 STATUS_LINE = re.compile(r"^(\S+)\s+([A-Z]+)\b")
 
 
@@ -54,11 +55,16 @@ class ExporterConfig:
 
 
 def count_restarts(lines: Iterable[str]) -> Counter[str]:
-    """Unexpected exits per program from the restart listener's log."""
+    """Unexpected exits per program from the restart listener's log.
+
+    Only exit lines count: `event=exit`, or no `event=` (the format before the listener
+    also recorded recoveries); `event=running` / `ready` / `fatal` lines follow an exit.
+    """
     counts: Counter[str] = Counter()
     for line in lines:
         match = RESTART_LINE.search(line)
-        if match:
+        event = EVENT_FIELD.search(line)
+        if match and (event is None or event.group(1) == "exit"):
             counts[match.group(1)] += 1
     return counts
 
