@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from benchlab.config import ConfigError, RunConfig, parse_config
 from benchlab.criteria import evaluate, overall
 from benchlab.metrics import MetricsResult, PromClient, collect, service_figures, total_oom_kills
+from benchlab.restarts import RESTARTS_FILE
 from benchlab.results import (
     ResultsError,
     open_run_dir,
@@ -246,12 +247,14 @@ def generate_report(
     else:
         metrics = collect(config.prometheus_url, start, end, run_dir / "metrics", client=client)
     columns = build_columns(config, run_dir, load, audit, metrics)
+    restarts = read_json(run_dir / RESTARTS_FILE)  # None: bench.yml did not collect the logs
     context = {
         "run": run,
         "config": config,
         "columns": columns,
         "metrics": metrics,
         "partial": (run_dir / "PARTIAL").exists(),
+        "restarts": restarts,
         "generated": utc_iso(),
         "hypothesis_keys": [
             ("throughput", "throughput_per_s"), ("latency", "latency_ms"), ("CPU", "cpu"),
@@ -285,6 +288,7 @@ def generate_report(
         for c in columns
     }
     run["metrics"] = metrics.as_dict()
+    run["restarts"] = restarts
     run["report"] = {"generated": context["generated"], "path": "report.md"}
     write_json(run_dir / "run.json", run)
     return run_dir / "report.md"
