@@ -139,6 +139,9 @@ class RunConfig:
     raw: dict[str, Any]
     # host -> newest calibration's device figures (MiB/s: B_w, B_r, ...) or None.
     calibration: dict[str, Any] = field(default_factory=dict)
+    # Scale-out (-e workers=N): {"count": N (0: no workers), "of": workers in the inventory,
+    # "hosts": {group: [active hosts]}}; empty for configurations that predate it.
+    workers: dict[str, Any] = field(default_factory=dict)
 
     def public_dict(self) -> dict[str, Any]:
         """The configuration as given, without secrets (safe for run.json)."""
@@ -427,9 +430,19 @@ def parse_config(data: Any) -> RunConfig:
         raise ConfigError(
             "prometheus_url", f"{prom!r} is not an http(s) URL", "e.g. http://127.0.0.1:9090"
         )
-    for key in ("host_facts", "versions", "calibration"):
+    for key in ("host_facts", "versions", "calibration", "workers"):
         if key in data and not isinstance(data[key], dict):
             raise ConfigError(key, "must be an object", "use a JSON object")
+    workers = data.get("workers") or {}
+    if workers:
+        _number(workers, "workers", "count", integer=True, minimum=0)
+        hosts = workers.get("hosts", {})
+        if not isinstance(hosts, dict) or not all(isinstance(v, list) for v in hosts.values()):
+            raise ConfigError(
+                "workers.hosts",
+                "must map group -> list of hosts",
+                'e.g. {"hdfs_datanodes": ["w1"]}',
+            )
     return RunConfig(
         run_id=run_id,
         phase=_string(data, "", "phase", "custom"),
@@ -444,6 +457,7 @@ def parse_config(data: Any) -> RunConfig:
         versions=data.get("versions") or {},
         raw=data,
         calibration=data.get("calibration") or {},
+        workers=workers,
     )
 
 

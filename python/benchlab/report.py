@@ -70,8 +70,14 @@ class TargetColumn:
 def target_limits(
     config: RunConfig, services: tuple[str, ...]
 ) -> tuple[float | None, float | None]:
-    cpu = [config.services.get(s, {}).get("cpu_limit") for s in services]
-    mem = [config.services.get(s, {}).get("memory_limit_bytes") for s in services]
+    # Limits are per instance; a service runs on `instances` hosts (the run's workers).
+    def total(service: str, key: str) -> float | None:
+        svc = config.services.get(service, {})
+        value = svc.get(key)
+        return float(value) * int(svc.get("instances") or 1) if value else None
+
+    cpu = [total(s, "cpu_limit") for s in services]
+    mem = [total(s, "memory_limit_bytes") for s in services]
     cpu_total = sum(float(c) for c in cpu if c) if any(cpu) else None
     mem_total = sum(float(m) for m in mem if m) if any(mem) else None
     return cpu_total, mem_total
