@@ -294,6 +294,26 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+# -- scaleout -----------------------------------------------------------------------------
+def cmd_scaleout(args: argparse.Namespace, console: Console) -> int:
+    from benchlab.results import ResultsError
+    from benchlab.scaleout import ScaleoutError, load_phase_rates, resolve_run_dir, write_report
+
+    root = Path(args.results_root)
+    try:
+        dirs = [resolve_run_dir(item, root) for item in args.runs]
+        path, result = write_report(
+            dirs, root, out=Path(args.out) if args.out else None, target=args.target,
+            noise=args.noise, phases=load_phase_rates(Path(args.repo)),
+        )  # fmt: skip
+    except (ScaleoutError, ResultsError) as exc:
+        _err(console, str(exc))
+        return EXIT_BAD_INPUT
+    console.print(result["sentence"], highlight=False, soft_wrap=True)
+    console.print(f"report: {path / 'report.md'}", highlight=False)
+    return EXIT_OK
+
+
 # -- parser -------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own exit code is already 2
@@ -338,6 +358,18 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("run_id")
     rs.add_argument("--results-root", default="results")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser(
+        "scaleout", help="throughput and latency against worker count from runs at each count"
+    )
+    p.add_argument("runs", nargs="+", metavar="RUN", help="results/<run_id> (or a run id)")
+    p.add_argument("--results-root", default="results")
+    p.add_argument("--out", help="report directory (default: <results-root>/scaleout-<id>)")
+    p.add_argument("--target", default="pipeline")
+    p.add_argument("--noise", type=float, default=0.10,
+                   help="noise threshold floor as a fraction (default 0.10)")  # fmt: skip
+    p.add_argument("--repo", default=".", help="kit checkout, for the phase table")
+    p.set_defaults(func=cmd_scaleout)
 
     register_calibration(sub)
     return parser

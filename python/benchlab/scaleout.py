@@ -1,0 +1,563 @@
+"""`benchlab scaleout`: does adding a worker node raise the distributed throughput?
+
+SPEC.md section 7 asks it of the Kafka -> Spark -> HDFS pipeline. `scaleout.yml` runs the
+same phase once per worker count (`bench.yml -e workers=N`: the first N hosts of
+hdfs_datanodes and spark_workers, recorded as `workers` in each run's configuration); this
+module reads those runs and writes `results/scaleout-<id>/` with `report.md`, `report.json`
+and `scaleout.png` (throughput and end-to-end latency against the worker count).
+
+The answer is one sentence decided by the rule below (also printed in the report):
+
+1. A run *kept up* when the streaming job drained everything Kafka acknowledged within
+   `max(3 x trigger, noise x duration)` seconds after the load stopped. A pipeline whose
+   capacity C is below the offered rate R ends the load with (R - C) x duration records
+   behind, which take (R - C) / C x duration to drain; so "kept up" means C >= R / (1 + noise):
+   the run could not show more throughput than it was offered.
+2. The noise threshold is the larger of `--noise` (default 10 %) and the largest relative
+   spread (max - min) / median of stored throughput among repeated runs at one count.
+3. Throughput is records stored in HDFS per second (the run report's figure); per count the
+   median over its runs. gain = T(most workers) / T(fewest workers) - 1.
+4. If the counts were offered different loads (rate or duration), the question is not
+   answered (not like for like). If the fewest-workers runs kept up, the answer is "not at
+   this load", naming the next phase whose rate is above the offered one. Otherwise gain above
+   +noise is "yes", below -noise "no, it fell", in between "no measurable gain".
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import statistics
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from benchlab.results import read_json, utc_iso, write_json, write_text_atomic
+
+DEFAULT_NOISE = 0.10
+# Scaled services and the inventory group whose first N hosts run them (group_vars/all/run.yml
+# benchlab_worker_groups).
+WORKER_SERVICES = {"hdfs-datanode": "hdfs_datanodes", "spark-worker": "spark_workers"}
+OUTPUT_FILES = ("report.md", "report.json", "scaleout.png")
+
+
+class ScaleoutError(ValueError):
+    """Bad input for the scale-out report: names the run or option and the fix."""
+
+
+@dataclass
+class Point:
+    """One run of the target at one worker count."""
+
+    run_id: str
+    run_dir: str
+    workers: int
+    worker_hosts: dict[str, list[str]]
+    phase: str
+    status: str
+    offered_per_s: float | None
+    acked_per_s: float | None
+    stored_per_s: float | None
+    success_rate: float | None
+    ack_p50_ms: float | None
+    ack_p99_ms: float | None
+    fresh_p50_ms: float | None
+    fresh_p99_ms: float | None
+    drained: bool | None
+    drain_s: float | None
+    duration_s: float | None
+    trigger_s: float | None
+    lost: int | None
+    # service -> {"cores_mean", "pct_of_limit_mean", "hosts"}; empty without metrics
+    cpu: dict[str, dict[str, Any]] = field(default_factory=dict)
+    kept_up: bool | None = None
+    input_limited: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        return self.status == "complete" and self.stored_per_s is not None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def resolve_run_dir(item: str, results_root: Path) -> Path:
+    """A run directory given as a path or as a run id under results_root."""
+    path = Path(item)
+    for candidate in (path, results_root / item):
+        if (candidate / "run.json").is_file():
+            return candidate
+    raise ScaleoutError(
+        f"run {item!r}: no run.json at {path} or {results_root / item}; "
+        "fix: give results/<run_id> directories (see `benchlab results list`)"
+    )
+
+
+def _cpu_figures(
+    figures: dict[str, Any], hosts: dict[str, list[str]], services: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Mean CPU of each scaled service summed over the run's active hosts, and % of their limit."""
+    out: dict[str, dict[str, Any]] = {}
+    rows = figures.get("services") or []
+    for service, group in WORKER_SERVICES.items():
+        active = hosts.get(group)
+        mine = [
+            r
+            for r in rows
+            if r.get("service") == service
+            and r.get("cpu_cores_mean") is not None
+            and (active is None or r.get("host") in active)
+        ]
+        if not mine:
+            continue
+        cores = sum(float(r["cpu_cores_mean"]) for r in mine)
+        limit_each = _float((services.get(service) or {}).get("cpu_limit"))
+        n = len(active) if active is not None else len(mine)
+        out[service] = {
+            "cores_mean": cores,
+            "pct_of_limit_mean": 100.0 * cores / (limit_each * n) if limit_each and n else None,
+            "hosts": sorted(str(r.get("host")) for r in mine),
+        }
+    return out
+
+
+def load_point(run_dir: Path, target: str = "pipeline") -> Point:
+    """The scale-out figures of one run; ScaleoutError when the run cannot be used at all."""
+    run = read_json(run_dir / "run.json")
+    if not isinstance(run, dict):
+        raise ScaleoutError(f"{run_dir}/run.json is not a run record")
+    config = run.get("config") or {}
+    run_id = str(run.get("run_id") or run_dir.name)
+    workers = config.get("workers") or {}
+    count = workers.get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ScaleoutError(
+            f"run {run_id} does not record its worker count (config.workers); fix: rerun it with "
+            "bench.yml -e workers=N (runs made before scale-out support cannot be used)"
+        )
+    load = (run.get("load") or {}).get(target)
+    if not isinstance(load, dict):
+        raise ScaleoutError(
+            f"run {run_id} has no {target!r} target (it holds "
+            f"{', '.join(run.get('targets', []))}); fix: use runs made with -e target={target} "
+            "or target=all"
+        )
+    streaming = load.get("streaming") or {}
+    target_cfg = next(
+        (t for t in config.get("targets", []) if (t.get("target") or t.get("name")) == target),
+        {},
+    )
+    audit = (run.get("audit") or {}).get(target) or {}
+    figures = (run.get("figures") or {}).get(target) or {}
+    lat = load.get("latency_ms") or {}
+    fresh = streaming.get("freshness_ms") or {}
+    lost = audit.get("lost")
+    point = Point(
+        run_id=run_id,
+        run_dir=str(run_dir),
+        workers=count,
+        worker_hosts={str(k): list(v) for k, v in (workers.get("hosts") or {}).items()},
+        phase=str(run.get("phase") or config.get("phase") or "?"),
+        status=str(load.get("status") or run.get("status") or "unknown"),
+        offered_per_s=_float(load.get("target_rate_per_s")),
+        acked_per_s=_float(load.get("acked_throughput_per_s", load.get("throughput_per_s"))),
+        stored_per_s=_float(load.get("throughput_per_s")),
+        success_rate=_float(load.get("success_rate")),
+        ack_p50_ms=_float(lat.get("p50_ms")),
+        ack_p99_ms=_float(lat.get("p99_ms")),
+        fresh_p50_ms=_float(fresh.get("p50")),
+        fresh_p99_ms=_float(fresh.get("p99")),
+        drained=streaming.get("drained"),
+        drain_s=_float(streaming.get("drain_s")),
+        duration_s=_float(load.get("duration_s")),
+        trigger_s=_float((target_cfg.get("streaming") or {}).get("trigger_s")),
+        lost=int(lost) if isinstance(lost, int | float) else None,
+        cpu=_cpu_figures(figures, workers.get("hosts") or {}, config.get("services") or {}),
+    )
+    if point.status != "complete":
+        point.notes.append(f"status {point.status}: left out of the answer")
+    if not streaming:
+        point.notes.append("no streaming summary: stored throughput and freshness unknown")
+    if not figures:
+        point.notes.append("no report figures (run `benchlab report`): CPU n/a")
+    if audit.get("error") or audit.get("skipped"):
+        point.notes.append(f"audit: {audit.get('error') or audit.get('skipped')}")
+    return point
+
+
+def classify(point: Point, noise: float) -> None:
+    """Set kept_up and input_limited (rule 1) from the run's own figures."""
+    if point.drained is None or point.duration_s is None:
+        point.kept_up = None
+    else:
+        allowance = max(3.0 * (point.trigger_s or 5.0), noise * point.duration_s)
+        point.kept_up = bool(point.drained) and (point.drain_s or 0.0) <= allowance
+    if point.offered_per_s and point.acked_per_s is not None:
+        point.input_limited = point.acked_per_s < (1.0 - noise) * point.offered_per_s
+    else:
+        point.input_limited = None
+
+
+def noise_threshold(points: list[Point], floor: float) -> tuple[float, str]:
+    """Rule 2: the floor or the largest spread among repeated runs at one count."""
+    spread, where = 0.0, ""
+    for count, group in _by_count([p for p in points if p.usable]).items():
+        values = [p.stored_per_s for p in group if p.stored_per_s is not None]
+        if len(values) < 2:
+            continue
+        med = statistics.median(values)
+        if med > 0 and (max(values) - min(values)) / med > spread:
+            spread, where = (max(values) - min(values)) / med, f"{count} worker(s)"
+    if spread > floor:
+        return spread, f"largest spread among repeated runs ({where})"
+    return floor, "floor (--noise)" + (f"; largest repeat spread {spread:.1%}" if where else "")
+
+
+def _by_count(points: list[Point]) -> dict[int, list[Point]]:
+    out: dict[int, list[Point]] = {}
+    for p in sorted(points, key=lambda p: (p.workers, p.run_id)):
+        out.setdefault(p.workers, []).append(p)
+    return out
+
+
+def _median(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def per_count(points: list[Point]) -> list[dict[str, Any]]:
+    rows = []
+    previous: float | None = None
+    for count, group in _by_count([p for p in points if p.usable]).items():
+        stored = _median([p.stored_per_s for p in group])
+        rows.append(
+            {
+                "workers": count,
+                "runs": [p.run_id for p in group],
+                "offered_per_s": _median([p.offered_per_s for p in group]),
+                "stored_per_s": stored,
+                "fresh_p50_ms": _median([p.fresh_p50_ms for p in group]),
+                "fresh_p99_ms": _median([p.fresh_p99_ms for p in group]),
+                "ack_p99_ms": _median([p.ack_p99_ms for p in group]),
+                "kept_up": all(p.kept_up for p in group),
+                "gain_vs_previous": stored / previous - 1.0 if stored and previous else None,
+            }
+        )
+        previous = stored
+    return rows
+
+
+def next_phase(offered: float, phases: dict[str, float], noise: float) -> str:
+    """The phase with the lowest rate above what one worker kept up with."""
+    above = sorted((rate, name) for name, rate in phases.items() if rate > offered * (1.0 + noise))
+    if above:
+        rate, name = above[0]
+        return f"-e phase={name} ({rate:,.0f} records/s)"
+    return (
+        f"a rate above {offered:,.0f} records/s (more than any phase offers: raise "
+        "-e batch_size or lower -e interval)"
+    )
+
+
+def _fmt(value: float | None, digits: int = 0) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def answer(
+    points: list[Point], noise_floor: float = DEFAULT_NOISE, phases: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """Rule 4: the verdict and its one-sentence answer, with the figures behind it."""
+    for p in points:
+        classify(p, noise_floor)
+    noise, noise_source = noise_threshold(points, noise_floor)
+    for p in points:  # the final threshold may be larger than the floor
+        classify(p, noise)
+    usable = [p for p in points if p.usable]
+    groups = _by_count(usable)
+    base: dict[str, Any] = {"noise": noise, "noise_source": noise_source, "gain": None}
+    if len(groups) < 2:
+        counts = ", ".join(str(c) for c in groups) or "none"
+        return {
+            **base,
+            "verdict": "insufficient",
+            "sentence": (
+                f"Cannot say: the usable runs cover {len(groups)} worker count(s) ({counts}); "
+                "run scaleout.yml with at least two counts, e.g. -e scaleout_workers=[1,2]."
+            ),
+        }
+    lo, hi = min(groups), max(groups)
+    loads = {(p.offered_per_s, p.duration_s) for p in usable}
+    if len(loads) > 1:
+        shown = "; ".join(
+            f"{c} worker(s): {_fmt(g[0].offered_per_s)} records/s for {_fmt(g[0].duration_s)} s"
+            for c, g in groups.items()
+        )
+        return {
+            **base,
+            "verdict": "insufficient",
+            "sentence": (
+                f"Cannot say: the worker counts were offered different loads ({shown}), so their "
+                "throughputs are not comparable; rerun every count with the same phase."
+            ),
+        }
+    t_lo = _median([p.stored_per_s for p in groups[lo]])
+    t_hi = _median([p.stored_per_s for p in groups[hi]])
+    gain = t_hi / t_lo - 1.0 if t_lo and t_hi is not None else None
+    offered = groups[lo][0].offered_per_s or 0.0
+    lo_kept_up = all(p.kept_up for p in groups[lo])
+    hi_kept_up = all(p.kept_up for p in groups[hi])
+    input_limited = any(p.input_limited for p in groups[lo])
+    acked_lo = _median([p.acked_per_s for p in groups[lo]])
+    drain_lo = _median([p.drain_s for p in groups[lo]])
+    move = (
+        f"going from {lo} to {hi} workers changed stored throughput from {_fmt(t_lo, 1)} to "
+        f"{_fmt(t_hi, 1)} records/s ({gain:+.1%})"
+        if gain is not None
+        else f"stored throughput was {_fmt(t_lo, 1)} and {_fmt(t_hi, 1)} records/s"
+    )
+    lost = sum(p.lost or 0 for p in usable)
+    lost_clause = f"; {lost:,} acknowledged records were lost across these runs" if lost else ""
+    if input_limited and (lo_kept_up or gain is None or gain <= noise):
+        verdict = "input-limited"
+        sentence = (
+            f"No measurable effect: Kafka acknowledged only {_fmt(acked_lo)} of the offered "
+            f"{_fmt(offered)} records/s with {lo} worker(s), so the limit was before the workers "
+            f"(Kafka or the load generator on the master) and {move}"
+        )
+    elif lo_kept_up:
+        verdict = "not-saturated"
+        suggestion = next_phase(offered, phases or {}, noise)
+        sentence = (
+            f"Not at this load: with {lo} worker(s) the pipeline already stored all of the offered "
+            f"{_fmt(offered)} records/s (drained {_fmt(drain_lo, 1)} s after the load), so another "
+            f"node could not raise throughput ({move}); phase {groups[lo][0].phase} does not "
+            f"saturate one worker, rerun with {suggestion}"
+        )
+    elif gain is not None and gain > noise:
+        verdict = "yes"
+        cap = (
+            f"; with {hi} workers it kept up with the offered {_fmt(offered)} records/s, so the "
+            "gain is capped by the offered load"
+            if hi_kept_up
+            else ""
+        )
+        sentence = (
+            f"Yes: {move}, above the ±{noise:.0%} noise threshold, while {lo} worker(s) could not "
+            f"keep up with the offered {_fmt(offered)} records/s{cap}"
+        )
+    elif gain is not None and gain < -noise:
+        verdict = "fell"
+        sentence = (
+            f"No, it fell: {move}, beyond the ±{noise:.0%} noise threshold, although {lo} "
+            f"worker(s) could not keep up with the offered {_fmt(offered)} records/s"
+        )
+    else:
+        verdict = "no"
+        sentence = (
+            f"No measurable gain: {move}, within the ±{noise:.0%} noise threshold, although {lo} "
+            f"worker(s) could not keep up with the offered {_fmt(offered)} records/s"
+        )
+    return {
+        **base,
+        "verdict": verdict,
+        "sentence": sentence + lost_clause + ".",
+        "gain": gain,
+        "fewest": lo,
+        "most": hi,
+        "stored_fewest_per_s": t_lo,
+        "stored_most_per_s": t_hi,
+        "offered_per_s": offered,
+    }
+
+
+RULE_TEXT = (
+    "A run *kept up* when the streaming job drained everything Kafka acknowledged within "
+    "max(3 x trigger, noise x duration) s after the load: with capacity C below the offered "
+    "rate R the drain takes (R - C) / C x duration, so a run that kept up had C >= R / (1 + noise) "
+    "and could not show more throughput than it was offered. Throughput is records stored in "
+    "HDFS per second, median per worker count; gain = T(most workers) / T(fewest) - 1. The noise "
+    "threshold is the larger of the floor (--noise) and the largest relative spread of repeated "
+    "runs at one count. Different offered loads: no answer. Fewest-workers runs kept up: "
+    "'not at this load' and the next phase to use. Kafka acknowledged less than (1 - noise) of "
+    "the offered rate: the limit is before the workers. Otherwise gain > +noise is yes, "
+    "< -noise is 'it fell', in between 'no measurable gain'."
+)
+
+
+def render_markdown(
+    report_id: str, target: str, points: list[Point], result: dict[str, Any], plot: str | None
+) -> str:
+    lines = [
+        f"# benchlab scale-out report: {report_id}",
+        "",
+        "Does adding a worker node raise the distributed throughput? (SPEC.md section 7)",
+        "",
+        f"**{result['sentence']}**",
+        "",
+        f"Target `{target}`; phase {', '.join(sorted({p.phase for p in points}))}; "
+        f"noise threshold ±{result['noise']:.0%} ({result['noise_source']}).",
+        "",
+        "| workers | hosts (DataNodes / Spark workers) | run | offered (records/s) "
+        "| acked by Kafka (records/s) | stored in HDFS (records/s) | gain vs fewer workers "
+        "| Kafka ack p50 / p99 (ms) | freshness p50 / p99 (ms) | drain (s) | kept up "
+        "| DataNode CPU mean (cores, % of limit) | Spark worker CPU mean (cores, % of limit) "
+        "| lost |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    gains = {r["workers"]: r["gain_vs_previous"] for r in per_count(points)}
+    for p in sorted(points, key=lambda p: (p.workers, p.run_id)):
+        hosts = " / ".join(
+            ", ".join(p.worker_hosts.get(g, [])) or "?" for g in WORKER_SERVICES.values()
+        )
+        gain = gains.get(p.workers) if p.usable else None
+        cpu = []
+        for service in WORKER_SERVICES:
+            c = p.cpu.get(service)
+            cpu.append(f"{c['cores_mean']:.2f} ({_fmt(c['pct_of_limit_mean'])} %)" if c else "n/a")
+        kept = {True: "yes", False: "**no**", None: "n/a"}[p.kept_up]
+        lines.append(
+            f"| {p.workers} | {hosts} | {p.run_id}{'' if p.usable else ' (' + p.status + ')'} "
+            f"| {_fmt(p.offered_per_s, 1)} | {_fmt(p.acked_per_s, 1)} | {_fmt(p.stored_per_s, 1)} "
+            f"| {'n/a' if gain is None else f'{gain:+.1%}'} "
+            f"| {_fmt(p.ack_p50_ms, 1)} / {_fmt(p.ack_p99_ms, 1)} "
+            f"| {_fmt(p.fresh_p50_ms)} / {_fmt(p.fresh_p99_ms)} | {_fmt(p.drain_s, 1)} | {kept} "
+            f"| {cpu[0]} | {cpu[1]} | {_fmt(p.lost)} |"
+        )
+    lines += [
+        "",
+        "Stored throughput is records committed to HDFS per second from the load's start to the "
+        "last commit (the run report's figure); Kafka ack latency is from each batch's scheduled "
+        "time; freshness is event time to commit in HDFS. CPU is the mean over the run of the "
+        "active workers' cgroups, summed, against the sum of their limits.",
+        "",
+    ]
+    if plot:
+        lines += [f"![throughput and latency against worker count]({plot})", ""]
+    notes = [f"- {p.run_id}: {n}" for p in points for n in p.notes]
+    if notes:
+        lines += ["Notes:", "", *notes, ""]
+    lines += ["## How the answer is decided", "", RULE_TEXT, ""]
+    lines += ["Runs: " + ", ".join(f"`{p.run_dir}`" for p in points) + ".", ""]
+    return "\n".join(lines)
+
+
+def plot_png(path: Path, points: list[Point]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = per_count(points)
+    counts = [r["workers"] for r in rows]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(counts, [r["stored_per_s"] for r in rows], "o-", label="stored in HDFS")
+    ax1.plot(counts, [r["offered_per_s"] for r in rows], "k--", label="offered")
+    for p in points:
+        if p.usable:
+            ax1.plot([p.workers], [p.stored_per_s], "x", color="grey")
+    ax1.set_xlabel("workers")
+    ax1.set_ylabel("records/s")
+    ax1.set_title("throughput")
+    ax1.set_ylim(bottom=0)
+    ax1.legend()
+    ax2.plot(counts, [r["fresh_p50_ms"] for r in rows], "o-", label="freshness p50")
+    ax2.plot(counts, [r["fresh_p99_ms"] for r in rows], "o-", label="freshness p99")
+    ax2.plot(counts, [r["ack_p99_ms"] for r in rows], "s--", label="Kafka ack p99")
+    ax2.set_xlabel("workers")
+    ax2.set_ylabel("ms")
+    ax2.set_title("end-to-end latency")
+    ax2.set_ylim(bottom=0)
+    ax2.legend()
+    for ax in (ax1, ax2):
+        ax.set_xticks(counts)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def new_report_dir(results_root: Path, out: Path | None) -> tuple[Path, str]:
+    """A new scaleout-<id> under results_root, or `out` if it holds no report yet."""
+    if out is None:
+        stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
+        report_id = f"{stamp}-{secrets.token_hex(2)}"
+        path = results_root / f"scaleout-{report_id}"
+        results_root.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(exist_ok=False)
+        except FileExistsError as exc:
+            raise ScaleoutError(f"{path} exists; a report never overwrites another") from exc
+        return path, report_id
+    existing = [f for f in OUTPUT_FILES if (out / f).exists()]
+    if existing:
+        raise ScaleoutError(
+            f"{out} already holds a scale-out report ({', '.join(existing)}); a report never "
+            "overwrites another: give a new --out or none"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    return out, out.name.removeprefix("scaleout-")
+
+
+def load_phase_rates(repo: Path) -> dict[str, float]:
+    """Phase name -> records/s from group_vars/all/phases.yml (smoke left out); {} if absent."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((repo / "group_vars" / "all" / "phases.yml").read_text("utf-8"))
+        phases = data["benchlab_phases"]
+        return {
+            str(name): float(p["batch_size"]) / float(p["interval_s"])
+            for name, p in phases.items()
+            if str(name) != "smoke"
+        }
+    except (OSError, KeyError, TypeError, ValueError, ZeroDivisionError, yaml.YAMLError):
+        return {}
+
+
+def write_report(
+    run_dirs: list[Path],
+    results_root: Path,
+    *,
+    out: Path | None = None,
+    target: str = "pipeline",
+    noise: float = DEFAULT_NOISE,
+    phases: dict[str, float] | None = None,
+) -> tuple[Path, dict[str, Any]]:
+    """Read the runs, decide, write report.md / report.json / scaleout.png; return the dir."""
+    if not run_dirs:
+        raise ScaleoutError("no runs given; fix: benchlab scaleout results/<run1> results/<run2>")
+    if not 0 <= noise < 1:
+        raise ScaleoutError(f"--noise {noise} must be a fraction in [0, 1), e.g. 0.1")
+    points = [load_point(d, target) for d in run_dirs]
+    if len({p.run_id for p in points}) != len(points):
+        raise ScaleoutError("a run is given twice; fix: list each run once")
+    result = answer(points, noise, phases)
+    path, report_id = new_report_dir(results_root, out)
+    plot: str | None = "scaleout.png"
+    try:
+        plot_png(path / "scaleout.png", points)
+    except Exception as exc:  # a missing plot must not lose the report
+        plot = None
+        points[0].notes.append(f"plot not written: {exc}")
+    write_text_atomic(path / "report.md", render_markdown(report_id, target, points, result, plot))
+    write_json(
+        path / "report.json",
+        {
+            "id": report_id,
+            "generated": utc_iso(),
+            "target": target,
+            "question": "does adding a worker node raise the distributed throughput?",
+            "answer": result,
+            "rule": RULE_TEXT,
+            "per_count": per_count(points),
+            "runs": [asdict(p) for p in points],
+            "plot": plot,
+        },
+    )
+    return path, result
