@@ -27,6 +27,8 @@ CASES = [
         ["-e", "phase=3", "-e", "duration=9999999", "-e", "record_bytes=100000"],
         "GiB free under",
     ),
+    (["-e", "workers=abc"], "-e workers=abc is not a positive integer"),
+    (["-e", "workers=2"], "-e workers=2 is more than this inventory has"),
 ]
 
 
