@@ -210,11 +210,14 @@ def execute(
                     on_phase(f"drain {target.name} into HDFS")
                 drain = job.wait_drained(result.records_acked, result.end_wall, should_stop)
                 exit_code = job.stop()
+                if not drain.drained and not should_stop():
+                    failed.append(target.name)  # job dead after its restarts, or drain time-out
                 acked = {second: row[1] for second, row in result.per_second.items()}
                 progress = summarize_progress(job.progress(), result.t0_wall, drain, acked)
                 streaming[target.name] = {
                     **progress,
                     "job_exit_code": exit_code,
+                    "job_restarts": job.restarts,
                     "output": job.output,
                     "starting_offsets": job.starting_offsets,
                 }

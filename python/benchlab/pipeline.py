@@ -66,7 +66,16 @@ class DrainResult:
 
 
 class StreamingJob:
-    """One run's streaming job: spark-submit in the background, driven through files."""
+    """One run's streaming job: spark-submit in the background, driven through files.
+
+    A job that dies before its drain is over (e.g. its query failed because the only
+    DataNode was killed mid-write) is started again, up to `max_restarts` times, after
+    `restart_backoff_s`: it resumes from the run's checkpoint, so the exactly-once file sink
+    loses and duplicates nothing. Each restart is recorded in `restarts`.
+    """
+
+    max_restarts = 3
+    restart_backoff_s = 5.0
 
     def __init__(
         self, run_id: str, sink: SinkConfig, streaming: StreamingConfig, work_dir: Path
@@ -82,6 +91,7 @@ class StreamingJob:
         self.log_file = work_dir / "spark-submit.log"
         self.process: subprocess.Popen[bytes] | None = None
         self.starting_offsets: dict[str, int] = {}
+        self.restarts: list[dict[str, Any]] = []
 
     @property
     def output(self) -> str:
@@ -113,8 +123,10 @@ class StreamingJob:
         # A restart of the same run (same checkpoint) must not see the last job's signals.
         self.ready_file.unlink(missing_ok=True)
         self.stop_file.unlink(missing_ok=True)
-        # Ignored by Spark when the run's checkpoint exists: a restart resumes from it.
-        self.starting_offsets = topic_end_offsets(self.bootstrap, self.topic)
+        # Ignored by Spark when the run's checkpoint exists: a restart resumes from it. A
+        # restart of this job keeps its first offsets, in case it died before its checkpoint.
+        if not self.starting_offsets:
+            self.starting_offsets = topic_end_offsets(self.bootstrap, self.topic)
         spec = self.spec()
         with self.log_file.open("ab") as log:
             # Own session: a Ctrl-C of `benchlab run` stops the job through its stop file,
@@ -145,11 +157,16 @@ class StreamingJob:
         if not self.progress_file.exists():
             return []
         records = []
+        total = 0
         for line in self.progress_file.read_text(encoding="utf-8").splitlines():
             try:
-                records.append(json.loads(line))
+                record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line being written right now
+            # Each job process counts from 0: the run's total spans restarted jobs.
+            total += int(record.get("num_input_rows") or 0)
+            record["committed_rows_total"] = total
+            records.append(record)
         return records
 
     def committed_rows(self) -> int:
@@ -163,7 +180,8 @@ class StreamingJob:
         deadline = time.monotonic() + self.streaming.drain_timeout_s
         committed = self.committed_rows()
         while committed < expected_rows:
-            if self.process is not None and self.process.poll() is not None:
+            dead = self.process is not None and self.process.poll() is not None
+            if dead and not self.restart_after_failure(should_stop):
                 break
             if time.monotonic() > deadline or should_stop():
                 break
@@ -179,6 +197,28 @@ class StreamingJob:
             ]
             drain_s = max(0.0, min(done) - load_end_wall) if done else 0.0
         return DrainResult(drained, committed, expected_rows, drain_s)
+
+    def restart_after_failure(self, should_stop: Callable[[], bool]) -> bool:
+        """Start a job that died again from its checkpoint; False when it must not or failed."""
+        if self.process is None or len(self.restarts) >= self.max_restarts or should_stop():
+            return False
+        record: dict[str, Any] = {
+            "exit_code": self.process.returncode, "noticed_wall": time.time(),
+            "running_wall": None, "error": None,
+        }  # fmt: skip
+        self.restarts.append(record)
+        deadline = time.monotonic() + self.restart_backoff_s
+        while time.monotonic() < deadline:  # let the failed dependency (a DataNode) come back
+            if should_stop():
+                return False
+            time.sleep(0.2)
+        try:
+            self.start(should_stop)
+        except (PipelineError, OSError) as exc:
+            record["error"] = str(exc)
+            return False
+        record["running_wall"] = time.time()
+        return True
 
     def kill(self) -> None:
         """SIGKILL the job's whole process group (spark-submit JVM and the Python driver)."""

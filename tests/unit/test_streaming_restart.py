@@ -1,0 +1,97 @@
+"""A streaming job that dies before its drain is over is started again from its checkpoint
+(StreamingJob.wait_drained), a limited number of times, and its rows count across restarts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchlab.config import SinkConfig, StreamingConfig
+from benchlab.pipeline import StreamingJob
+
+SINK = SinkConfig(kind="kafka", host="127.0.0.1", port=9092, extra={"topic": "t"})
+STREAMING = StreamingConfig(master="spark://127.0.0.1:7077", namenode="hdfs://127.0.0.1:8020")
+
+
+def make_job(tmp_path: Path) -> StreamingJob:
+    job = StreamingJob("r1", SINK, STREAMING, tmp_path)
+    job.restart_backoff_s = 0.0
+    job.starting_offsets = {"0": 0}
+    return job
+
+
+def commit(job: StreamingJob, rows: int, total_in_this_process: int) -> None:
+    with job.progress_file.open("a", encoding="utf-8") as fh:
+        record = {"num_input_rows": rows, "commit_epoch_s": time.time(),
+                  "committed_rows_total": total_in_this_process}  # fmt: skip
+        fh.write(json.dumps(record) + "\n")
+
+
+def dead_process(code: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-c", f"raise SystemExit({code})"])
+    proc.wait()
+    return proc
+
+
+def test_progress_totals_span_the_restarted_jobs(tmp_path: Path) -> None:
+    job = make_job(tmp_path)
+    commit(job, 100, 100)
+    commit(job, 100, 200)  # first job dies here
+    commit(job, 0, 0)  # the restarted job counts from 0 again
+    commit(job, 50, 50)
+    assert job.committed_rows() == 250
+    assert [p["committed_rows_total"] for p in job.progress()] == [100, 200, 200, 250]
+
+
+def test_a_dead_job_is_started_again_and_the_drain_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = make_job(tmp_path)
+    commit(job, 100, 100)
+    job.process = dead_process(1)  # its query failed: the DataNode went away mid-write
+    alive: list[subprocess.Popen[bytes]] = []
+
+    def start(should_stop: object = None) -> None:
+        proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        alive.append(proc)
+        job.process = proc
+        commit(job, 200, 200)  # the restarted job commits what was missing
+
+    monkeypatch.setattr(job, "start", start)
+    try:
+        drain = job.wait_drained(300, time.time(), lambda: False)
+    finally:
+        for proc in alive:
+            proc.kill()
+            proc.wait()
+    assert drain.drained and drain.committed_rows == 300
+    (restart,) = job.restarts
+    assert restart["exit_code"] == 1 and restart["error"] is None
+    assert restart["running_wall"] >= restart["noticed_wall"]
+
+
+def test_restarts_are_limited_and_the_run_is_not_drained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = make_job(tmp_path)
+    job.process = dead_process(1)
+
+    def start(should_stop: object = None) -> None:
+        job.process = dead_process(1)  # dies at once every time
+
+    monkeypatch.setattr(job, "start", start)
+    drain = job.wait_drained(10, time.time(), lambda: False)
+    assert not drain.drained
+    assert len(job.restarts) == job.max_restarts
+
+
+def test_no_restart_once_the_run_is_stopped(tmp_path: Path) -> None:
+    job = make_job(tmp_path)
+    job.process = dead_process(1)
+    assert job.wait_drained(10, time.time(), lambda: True).drained is False
+    assert job.restarts == []
