@@ -254,6 +254,17 @@ def generate_report(
         metrics = collect(config.prometheus_url, start, end, run_dir / "metrics", client=client)
     columns = build_columns(config, run_dir, load, audit, metrics)
     restarts = read_json(run_dir / RESTARTS_FILE)  # None: bench.yml did not collect the logs
+    job_restarts = [
+        {
+            **r,
+            "target": c.name,
+            "noticed_utc": utc_iso(r["noticed_wall"]) if r.get("noticed_wall") else None,
+            "running_utc": utc_iso(r["running_wall"]) if r.get("running_wall") else None,
+            "took_s": r["running_wall"] - r["noticed_wall"] if r.get("running_wall") else None,
+        }
+        for c in columns
+        for r in (c.figures.get("streaming") or {}).get("job_restarts") or []
+    ]
     context = {
         "run": run,
         "config": config,
@@ -261,6 +272,7 @@ def generate_report(
         "metrics": metrics,
         "partial": (run_dir / "PARTIAL").exists(),
         "restarts": restarts,
+        "job_restarts": job_restarts,
         "generated": utc_iso(),
         "hypothesis_keys": [
             ("throughput", "throughput_per_s"), ("latency", "latency_ms"), ("CPU", "cpu"),

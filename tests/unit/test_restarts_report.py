@@ -112,3 +112,26 @@ def test_report_says_no_restarts_and_not_collected(tmp_path: Path) -> None:
         "between 2026-11-22T16:01:02Z and 2026-11-22T16:03:01Z."
     ) in report
     assert json.loads((run_dir / "run.json").read_text())["restarts"]["restarts"] == []
+
+
+def test_report_lists_streaming_job_restarts(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["pipeline"])
+    load = json.loads((run_dir / "load.json").read_text())
+    t = restarts.parse_iso("2026-11-22T16:01:40Z")
+    load["pipeline"]["streaming"] = {
+        "batches": 3,
+        "rows_committed": 10000,
+        "freshness_ms": {"p50": 3100.0, "p99": 40000.0, "max": 45000.0},
+        "batch_duration_ms": {"p50": 900.0, "p99": 2100.0, "max": 2300.0},
+        "drained": True,
+        "drain_s": 30.0,
+        "job_restarts": [
+            {"exit_code": 1, "noticed_wall": t, "running_wall": t + 31.5, "error": None}
+        ],
+    }
+    (run_dir / "load.json").write_text(json.dumps(load))
+    report = generate_report(run_dir, skip_metrics=True).read_text()
+    assert (
+        "- pipeline: the job exited with code 1, noticed 2026-11-22T16:01:40Z; its query ran "
+        "again at 2026-11-22T16:02:11Z (31.5 s later)"
+    ) in report
