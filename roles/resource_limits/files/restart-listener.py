@@ -18,7 +18,9 @@ A line is a UTC time with milliseconds, then space-separated key=value tokens:
   <time> service=<program> group=<group> from_state=BACKOFF event=fatal exit_time=<time>
 
 What the times measure (all taken on this host's clock when the listener receives
-supervisord's event, which supervisord sends as soon as it has noticed the state change):
+supervisord's event; supervisord's loop turns once a second, it reaps a dead child and sends
+the event on later turns, so an exit is logged up to about 2 s after the process died and a
+RUNNING up to about 1 s after supervisord declared it):
 - exit: supervisord reaped the process (PROCESS_STATE_EXITED, expected=0);
 - respawn_s: exit -> supervisord spawned the replacement (first PROCESS_STATE_STARTING);
 - recovery_s: exit -> the replacement reached RUNNING, i.e. it had stayed up for the
