@@ -53,8 +53,9 @@ class LabSite:
         assert done.returncode == 0, f"{host}: {command}: {done.stdout}{done.stderr}"
         if self.inventory is None:
             return done.stdout
-        # ansible -o: "<host> | CHANGED | rc=0 | (stdout) <text with \n escaped>"
-        return done.stdout.split("(stdout) ", 1)[-1].replace("\\n", "\n")
+        # ansible -o: "<host> | CHANGED | rc=0 | (stdout) <text, \n escaped>[ (stderr) <text>]"
+        out = done.stdout.split("(stdout) ", 1)[-1].split(" (stderr) ", 1)[0]
+        return out.replace("\\n", "\n")
 
     def datanode_pid(self) -> str:
         return self.shell(self.datanode_host, f"{SUPERVISORCTL} pid hdfs-datanode").strip()
