@@ -45,7 +45,8 @@ class LogLine:
 
     @property
     def service(self) -> str | None:
-        return self.fields.get("service")
+        # exit lines name it `service=`, the lines that follow an exit `program=`
+        return self.fields.get("service") or self.fields.get("program")
 
 
 def parse_stamp(text: str) -> float:
@@ -68,7 +69,7 @@ def parse_line(line: str) -> LogLine | None:
     except ValueError:
         return None
     fields = dict(item.split("=", 1) for item in parts[1].split() if "=" in item)
-    if "service" not in fields:
+    if "service" not in fields and "program" not in fields:
         return None
     return LogLine(t, parts[0], fields, line.strip())
 

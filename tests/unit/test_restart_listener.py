@@ -102,8 +102,10 @@ def test_unexpected_exit_then_running_logs_the_recovery_time(tmp_path: Path) -> 
     t_exit, t_running = (parse_stamp(line.split()[0]) for line in lines)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lines[0].split()[0])
     assert t_running - t_exit == pytest.approx(float(running["recovery_s"]), abs=0.002)
-    # the exporter counts the exit once, not the recovery line
+    # the exporter counts the exit once, not the recovery line; so does the exporter of the
+    # format before (every `service=` line is one restart), still running after an upgrade
     assert count_restarts(lines) == {"hdfs-datanode": 1}
+    assert [line for line in lines if re.search(r"\bservice=", line)] == lines[:1]
 
 
 def test_gave_up_and_old_format_lines(tmp_path: Path) -> None:

@@ -16,10 +16,10 @@ from benchlab.report import generate_report
 # make_run's run.json: created 2026-11-22T16:01:02Z; finished is set per test.
 WORKER1 = """\
 2026-11-22T15:59:00.000Z service=hdfs-datanode group=hdfs-datanode pid=1 from_state=RUNNING event=exit
-2026-11-22T15:59:06.000Z service=hdfs-datanode group=hdfs-datanode pid=2 from_state=STARTING event=running exit_time=2026-11-22T15:59:00.000Z exit_pid=1 respawn_s=0.010 recovery_s=6.000
+2026-11-22T15:59:06.000Z program=hdfs-datanode group=hdfs-datanode pid=2 from_state=STARTING event=running exit_time=2026-11-22T15:59:00.000Z exit_pid=1 respawn_s=0.010 recovery_s=6.000
 2026-11-22T16:01:30.250Z service=hdfs-datanode group=hdfs-datanode pid=2 from_state=RUNNING event=exit
-2026-11-22T16:01:36.300Z service=hdfs-datanode group=hdfs-datanode pid=3 from_state=STARTING event=running exit_time=2026-11-22T16:01:30.250Z exit_pid=2 respawn_s=0.012 recovery_s=6.050
-2026-11-22T16:01:41.750Z service=hdfs-datanode group=hdfs-datanode event=ready check=namenode-registration exit_time=2026-11-22T16:01:30.250Z ready_s=11.500
+2026-11-22T16:01:36.300Z program=hdfs-datanode group=hdfs-datanode pid=3 from_state=STARTING event=running exit_time=2026-11-22T16:01:30.250Z exit_pid=2 respawn_s=0.012 recovery_s=6.050
+2026-11-22T16:01:41.750Z program=hdfs-datanode group=hdfs-datanode event=ready check=namenode-registration exit_time=2026-11-22T16:01:30.250Z ready_s=11.500
 """  # noqa: E501
 MASTER_OLD_FORMAT = "2026-11-22T16:02:00Z service=kafka group=kafka pid=9 from_state=RUNNING\n"
 MASTER_AFTER = (

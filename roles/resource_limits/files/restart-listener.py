@@ -10,12 +10,15 @@ format before recovery times were recorded) as benchlab_service_restarts_total, 
 A line is a UTC time with milliseconds, then space-separated key=value tokens:
 
   <time> service=<program> group=<group> pid=<pid> from_state=RUNNING event=exit
-  <time> service=<program> group=<group> pid=<new pid> from_state=STARTING event=running
+  <time> program=<program> group=<group> pid=<new pid> from_state=STARTING event=running
          exit_time=<time> exit_pid=<pid> respawn_s=<s> recovery_s=<s>
-  <time> service=<program> group=<group> event=ready check=<name> exit_time=<time> ready_s=<s>
-  <time> service=<program> group=<group> event=ready_timeout check=<name> exit_time=<time>
+  <time> program=<program> group=<group> event=ready check=<name> exit_time=<time> ready_s=<s>
+  <time> program=<program> group=<group> event=ready_timeout check=<name> exit_time=<time>
          waited_s=<s>
-  <time> service=<program> group=<group> from_state=BACKOFF event=fatal exit_time=<time>
+  <time> program=<program> group=<group> from_state=BACKOFF event=fatal exit_time=<time>
+
+Only exit lines carry `service=`: a reader that counts `service=` lines (the exporter
+before this format, still running on a host after an upgrade) counts restarts right.
 
 What the times measure (all taken on this host's clock when the listener receives
 supervisord's event; supervisord's loop turns once a second, it reaps a dead child and sends
@@ -91,7 +94,8 @@ class Listener:
             if len(parts) != 2:
                 continue
             fields = tokens(parts[1], "=")
-            name, event = fields.get("service"), fields.get("event", "exit")
+            name = fields.get("service") or fields.get("program")
+            event = fields.get("event", "exit")
             if not name:
                 continue
             if event == "exit":
@@ -141,7 +145,7 @@ class Listener:
             exit_time = pending["exit_time"]
             respawn = pending["respawn_time"]
             self.write(
-                now, service=name, group=group, pid=fields.get("pid"),
+                now, program=name, group=group, pid=fields.get("pid"),
                 from_state=fields.get("from_state"), event="running",
                 exit_time=stamp(exit_time), exit_pid=pending["exit_pid"],
                 respawn_s=f"{respawn - exit_time:.3f}" if respawn is not None else None,
@@ -152,7 +156,7 @@ class Listener:
             pending = self.pending.pop(name, None)
             if pending is not None:
                 self.write(
-                    now, service=name, group=group, from_state=fields.get("from_state"),
+                    now, program=name, group=group, from_state=fields.get("from_state"),
                     event="fatal", exit_time=stamp(pending["exit_time"]),
                 )  # fmt: skip
         elif eventname == "PROCESS_STATE_STOPPED":
@@ -191,13 +195,13 @@ class Listener:
             now = self.clock()
             if pattern.search(body):
                 self.write(
-                    now, service=name, group=group, event="ready", check=check,
+                    now, program=name, group=group, event="ready", check=check,
                     exit_time=stamp(exit_time), ready_s=f"{now - exit_time:.3f}",
                 )  # fmt: skip
                 return
             if now > deadline:
                 self.write(
-                    now, service=name, group=group, event="ready_timeout", check=check,
+                    now, program=name, group=group, event="ready_timeout", check=check,
                     exit_time=stamp(exit_time), waited_s=f"{now - exit_time:.3f}",
                 )  # fmt: skip
                 return
