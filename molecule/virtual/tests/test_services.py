@@ -109,5 +109,5 @@ def test_limited_service_runs_supervised_in_its_cgroup(
     assert int(quota) == round(cpu_limit * int(period)), f"{cgroup}: quota {quota}/{period}"
     assert int(memory) == memory_mb * 1024 * 1024, f"{cgroup}: memory limit {memory}"
     # The supervised pid (or the wrapper's child) is inside the cgroup.
-    tree = [*host.check_output(f"ps -o pid= --ppid {pid}").split(), pid]
+    tree = [*host.run(f"ps -o pid= --ppid {pid}").stdout.split(), pid]
     assert set(tree) & set(procs), f"{service} pid {pid} not in {cgroup} ({procs[:5]})"
