@@ -87,6 +87,23 @@ def wait_for_rows_in_hdfs(site: LabSite, run_id: str, bench: Future[PlaybookRun]
     pytest.fail(f"no rows reached HDFS in run {run_id} within 900 s")
 
 
+def bench_killing_datanode(site: LabSite, run_id: str, *extra: str) -> tuple[PlaybookRun, str]:
+    """Run a smoke bench.yml on `site` and kill -9 its DataNode once rows reach HDFS.
+
+    Returns the bench's outcome and the killed pid."""
+    bench_args = [
+        *site.inventory_args(), "bench.yml", "-e", "phase=smoke", "-e", "duration=60",
+        "-e", f"benchlab_run_id={run_id}", *extra,
+    ]  # fmt: skip
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        bench = pool.submit(run_playbook, *bench_args, timeout=2400)
+        wait_for_rows_in_hdfs(site, run_id, bench)
+        killed = site.datanode_pid()
+        assert killed.isdigit(), killed
+        site.shell(site.datanode_host, f"kill -9 {killed}")
+        return bench.result(), killed
+
+
 @pytest.mark.parametrize("site", LABS)
 def test_datanode_killed_mid_run_is_restarted_and_reported(
     site: LabSite, request: pytest.FixtureRequest
@@ -94,17 +111,7 @@ def test_datanode_killed_mid_run_is_restarted_and_reported(
     if site.inventory is None:
         request.getfixturevalue("pipeline")  # the local lab, up
     run_id = f"it-dnkill-{uuid.uuid4().hex[:10]}"
-    bench_args = [
-        *site.inventory_args(), "bench.yml", "-e", "phase=smoke", "-e", "target=pipeline",
-        "-e", "duration=60", "-e", f"benchlab_run_id={run_id}",
-    ]  # fmt: skip
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        bench = pool.submit(run_playbook, *bench_args, timeout=2400)
-        wait_for_rows_in_hdfs(site, run_id, bench)
-        old_pid = site.datanode_pid()
-        assert old_pid.isdigit(), old_pid
-        site.shell(site.datanode_host, f"kill -9 {old_pid}")
-        run = bench.result()
+    run, old_pid = bench_killing_datanode(site, run_id, "-e", "target=pipeline")
 
     new_pid = site.datanode_pid()
     assert new_pid.isdigit() and new_pid != old_pid, (old_pid, new_pid)

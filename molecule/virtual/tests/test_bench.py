@@ -13,7 +13,6 @@ import json
 import sys
 import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from conftest import REPO, PlaybookRun, run_playbook  # noqa: E402
-from test_datanode_kill import LabSite, wait_for_rows_in_hdfs  # noqa: E402
+from conftest import REPO, PlaybookRun  # noqa: E402
+from test_datanode_kill import LabSite, bench_killing_datanode  # noqa: E402
 
 VIRTUAL = LabSite("inventory/virtual", "worker1", "master")
 NAMENODE_INFO = "http://10.213.77.10:9870/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
@@ -54,15 +53,7 @@ class SmokeRun:
 def smoke() -> SmokeRun:
     run_id = f"it-virtual-{uuid.uuid4().hex[:10]}"
     stored_before = datanode_used_bytes()
-    args = ["-i", VIRTUAL.inventory, "bench.yml", "-e", "phase=smoke", "-e", "duration=60",
-            "-e", f"benchlab_run_id={run_id}"]  # fmt: skip
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        bench = pool.submit(run_playbook, *args, timeout=2400)
-        wait_for_rows_in_hdfs(VIRTUAL, run_id, bench)
-        killed = VIRTUAL.datanode_pid()
-        assert killed.isdigit(), killed
-        VIRTUAL.shell(VIRTUAL.datanode_host, f"kill -9 {killed}")
-        run = bench.result()
+    run, killed = bench_killing_datanode(VIRTUAL, run_id)  # target=all
     return SmokeRun(
         run, REPO / "results" / run_id, stored_before, datanode_used_bytes(), killed,
         VIRTUAL.datanode_pid(),
