@@ -47,8 +47,10 @@ class LabSite:
                 str(VENV_BIN / "ansible"), "-i", self.inventory, host, "--become", "-o",
                 "-m", "ansible.builtin.shell", "-a", command,
             ]  # fmt: skip
+        # Plain output whatever the caller's environment (molecule forces colour).
+        env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
         done = subprocess.run(
-            argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+            argv, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False, env=env
         )
         assert done.returncode == 0, f"{host}: {command}: {done.stdout}{done.stderr}"
         if self.inventory is None:
