@@ -6,7 +6,7 @@ PHASE ?= smoke
 # Extra ansible-playbook arguments, e.g. ARGS='-e duration=60 -i inventory/virtual'
 ARGS ?=
 
-.PHONY: setup bench site calibrate test lint
+.PHONY: setup bench site calibrate test test-virtual lint
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock python/pyproject.toml scripts/setup-controller.sh
@@ -27,3 +27,8 @@ lint: setup
 
 test: setup
 	scripts/test.sh
+
+# The three-node virtual lab scenario (molecule/virtual): create, converge, idempotence,
+# testinfra verify + multi-node bench, destroy. Not yet part of `make test` (see README).
+test-virtual: setup
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" molecule test -s virtual
