@@ -29,6 +29,6 @@ test: setup
 	scripts/test.sh
 
 # The three-node virtual lab scenario (molecule/virtual): create, converge, idempotence,
-# testinfra verify + multi-node bench, destroy. Not yet part of `make test` (see README).
+# testinfra verify + multi-node bench, destroy. `make test` runs it after pytest.
 test-virtual: setup
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" molecule test -s virtual
