@@ -337,7 +337,7 @@ def answer(
         sentence = (
             f"Not at this load: with {lo} worker(s) the pipeline already stored all of the offered "
             f"{_fmt(offered)} records/s (drained {_fmt(drain_lo, 1)} s after the load), so another "
-            f"node could not raise throughput ({move}); phase {groups[lo][0].phase} does not "
+            f"node could not raise throughput: {move}; phase {groups[lo][0].phase} does not "
             f"saturate one worker, rerun with {suggestion}"
         )
     elif gain is not None and gain > noise:
