@@ -48,16 +48,20 @@ class LogLine:
         # exit lines name it `service=`, the lines that follow an exit `program=`
         return self.fields.get("service") or self.fields.get("program")
 
-
-def parse_stamp(text: str) -> float:
-    """Epoch seconds of `2026-11-22T16:01:02.345Z` or `2026-11-22T16:01:02Z`."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    @property
+    def is_exit(self) -> bool:
+        """One unexpected exit (what benchlab_service_restarts_total counts)."""
+        return self.event == "exit" and "service" in self.fields
 
 
 def parse_iso(text: str) -> float:
     """Epoch seconds of an ISO time from run.json (UTC when it has no offset)."""
     t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return (t if t.tzinfo else t.replace(tzinfo=UTC)).timestamp()
+
+
+# The restart log's own stamps (`2026-11-22T16:01:02.345Z`) always carry the Z.
+parse_stamp = parse_iso
 
 
 def parse_line(line: str) -> LogLine | None:
@@ -72,12 +76,6 @@ def parse_line(line: str) -> LogLine | None:
     if "service" not in fields and "program" not in fields:
         return None
     return LogLine(t, parts[0], fields, line.strip())
-
-
-def is_exit(line: str) -> bool:
-    """True for a line that records one unexpected exit (what restarts_total counts)."""
-    parsed = parse_line(line)
-    return parsed is not None and parsed.event == "exit"
 
 
 def _float(value: str | None) -> float | None:

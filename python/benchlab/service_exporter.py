@@ -29,10 +29,8 @@ from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from benchlab import cgroups
+from benchlab import cgroups, restarts
 
-RESTART_LINE = re.compile(r"\bservice=(\S+)")
-EVENT_FIELD = re.compile(r"\bevent=(\S+)")
 STATUS_LINE = re.compile(r"^(\S+)\s+([A-Z]+)\b")
 
 
@@ -61,11 +59,9 @@ def count_restarts(lines: Iterable[str]) -> Counter[str]:
     also recorded recoveries); `event=running` / `ready` / `fatal` lines follow an exit.
     """
     counts: Counter[str] = Counter()
-    for line in lines:
-        match = RESTART_LINE.search(line)
-        event = EVENT_FIELD.search(line)
-        if match and (event is None or event.group(1) == "exit"):
-            counts[match.group(1)] += 1
+    for parsed in map(restarts.parse_line, lines):
+        if parsed is not None and parsed.is_exit:
+            counts[parsed.fields["service"]] += 1
     return counts
 
 

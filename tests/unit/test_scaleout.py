@@ -139,29 +139,23 @@ def test_drain_inside_the_allowance_counts_as_kept_up(tmp_path: Path) -> None:
     assert behind["verdict"] == "yes"
 
 
-def test_gain_within_noise_is_no(tmp_path: Path) -> None:
+def saturated_answer(tmp_path: Path, stored_one: float, stored_two: float) -> dict[str, Any]:
+    """The answer for phase 2 runs at 1 and 2 workers that did not keep up (long drains)."""
     kw = {"offered": 1666.7, "duration": 600.0, "drain_s": 200.0}
-    result = answer(
-        points(
-            make_run(tmp_path, 1, stored=1000.0, **kw), make_run(tmp_path, 2, stored=1080.0, **kw)
-        ),
-        0.10,
-        PHASES,
-    )
+    one = make_run(tmp_path, 1, stored=stored_one, **kw)
+    two = make_run(tmp_path, 2, stored=stored_two, **kw)
+    return answer(points(one, two), 0.10, PHASES)
+
+
+def test_gain_within_noise_is_no(tmp_path: Path) -> None:
+    result = saturated_answer(tmp_path, 1000.0, 1080.0)
     assert result["verdict"] == "no"
     assert "+8.0%" in result["sentence"]
     assert "within the ±10% noise threshold" in result["sentence"]
 
 
 def test_throughput_that_drops_is_reported_as_fell(tmp_path: Path) -> None:
-    kw = {"offered": 1666.7, "duration": 600.0, "drain_s": 200.0}
-    result = answer(
-        points(
-            make_run(tmp_path, 1, stored=1000.0, **kw), make_run(tmp_path, 2, stored=700.0, **kw)
-        ),
-        0.10,
-        PHASES,
-    )
+    result = saturated_answer(tmp_path, 1000.0, 700.0)
     assert result["verdict"] == "fell"
     assert "-30.0%" in result["sentence"]
 
