@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from conftest import REPO, PlaybookRun  # noqa: E402
-from test_datanode_kill import LabSite, bench_killing_datanode  # noqa: E402
+from lab_sites import LabSite, bench_killing_datanode  # noqa: E402
 
 VIRTUAL = LabSite("inventory/virtual", "worker1", "master")
 NAMENODE_INFO = "http://10.213.77.10:9870/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
@@ -31,7 +31,9 @@ NAMENODE_INFO = "http://10.213.77.10:9870/jmx?qry=Hadoop:service=NameNode,name=N
 
 def datanode_used_bytes() -> dict[str, int]:
     """Bytes each live DataNode stores, by hostname, from the NameNode on master."""
-    with urllib.request.urlopen(NAMENODE_INFO, timeout=10) as answer:
+    # The lab's addresses are direct: no HTTP proxy from the environment applies to them.
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with direct.open(NAMENODE_INFO, timeout=30) as answer:
         live = json.loads(json.load(answer)["beans"][0]["LiveNodes"])
     return {name.split(":")[0]: int(node["usedSpace"]) for name, node in live.items()}
 

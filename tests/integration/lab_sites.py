@@ -1,28 +1,21 @@
-"""kill -9 of a worker's DataNode in the middle of a smoke pipeline run (bench.yml
--e target=pipeline): the kit's supervisord restarts it, the run's HDFS audit still finds every
-record Kafka acknowledged, and the report records the restart with its recovery time.
+"""How the integration tests reach a lab and disturb a bench while it runs.
 
-The lab is a parameter: `local` (every service on this machine, the default inventory) runs
-now; `virtual` (inventory/virtual: master, worker1, worker2 over SSH, the DataNode to kill on
-worker1) runs when BENCHLAB_TEST_VIRTUAL_LAB=1 and that lab is up.
+Shared by the local suite (tests/integration) and molecule's virtual scenario
+(molecule/virtual/tests), so both kill a DataNode the same way.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import time
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 from conftest import REPO, VENV_BIN, PlaybookRun, run_playbook
-from pipeline_helpers import pipeline
 
-__all__ = ["pipeline"]
 SUPERVISORCTL = "supervisorctl -c /etc/benchlab/supervisor/supervisord.conf"
 RESULTS_ON_LOADGEN = "/var/lib/benchlab/results"
 
@@ -63,17 +56,7 @@ class LabSite:
         return self.shell(self.datanode_host, f"{SUPERVISORCTL} pid hdfs-datanode").strip()
 
 
-LABS = [
-    pytest.param(LabSite(None, "localhost", "localhost"), id="local"),
-    pytest.param(
-        LabSite("inventory/virtual", "worker1", "master"),
-        id="virtual",
-        marks=pytest.mark.skipif(
-            os.environ.get("BENCHLAB_TEST_VIRTUAL_LAB") != "1",
-            reason="three-node virtual lab: set BENCHLAB_TEST_VIRTUAL_LAB=1 with it up",
-        ),
-    ),
-]
+LOCAL = LabSite(None, "localhost", "localhost")
 
 
 def wait_for_rows_in_hdfs(site: LabSite, run_id: str, bench: Future[PlaybookRun]) -> None:
@@ -106,42 +89,15 @@ def bench_killing_datanode(site: LabSite, run_id: str, *extra: str) -> tuple[Pla
         return bench.result(), killed
 
 
-@pytest.mark.parametrize("site", LABS)
-def test_datanode_killed_mid_run_is_restarted_and_reported(
-    site: LabSite, request: pytest.FixtureRequest
-) -> None:
-    if site.inventory is None:
-        request.getfixturevalue("pipeline")  # the local lab, up
-    run_id = f"it-dnkill-{uuid.uuid4().hex[:10]}"
-    run, old_pid = bench_killing_datanode(site, run_id, "-e", "target=pipeline")
-
-    new_pid = site.datanode_pid()
-    assert new_pid.isdigit() and new_pid != old_pid, (old_pid, new_pid)
-    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
-    run_dir = REPO / "results" / run_id
-
-    audit = json.loads((run_dir / "audit.json").read_text())["pipeline"]
-    assert audit["acknowledged"] > 0, audit
-    assert audit["lost"] == 0, audit
-
-    doc = json.loads((run_dir / "restarts.json").read_text())
-    killed = [
-        r
-        for r in doc["restarts"]
-        if (r["host"], r["service"], r["exit_pid"])
-        == (site.datanode_host, "hdfs-datanode", old_pid)
-    ]
-    assert len(killed) == 1, doc
-    restart = killed[0]
-    assert restart["running_pid"] == new_pid, restart
-    assert restart["recovery_s"] > 0, restart
-    assert restart["state"] == "in service" and restart["ready_s"] >= restart["recovery_s"], restart
-    report = (run_dir / "report.md").read_text()
-    section = report.split("## Restarts during the run", 1)[1].split("\n## ", 1)[0]
-    row = (
-        f"| {site.datanode_host} | hdfs-datanode | {restart['exit_time']} "
-        f"| {restart['running_time']} | {restart['recovery_s']:.3f} |"
-    )
-    assert row in section, section
-    run_json = json.loads((run_dir / "run.json").read_text())
-    assert run_json["restarts"]["restarts"] == doc["restarts"]
+def changed_tasks(stdout: str) -> set[tuple[str, str]]:
+    """(play, task) of every task with a `changed:` result in ansible-playbook's output."""
+    out: set[tuple[str, str]] = set()
+    play = task = ""
+    for line in stdout.splitlines():
+        if m := re.match(r"PLAY \[(.*)\] \*+", line):
+            play = m.group(1)
+        elif m := re.match(r"TASK \[(.*)\] \*+", line):
+            task = m.group(1)
+        elif line.startswith("changed: ["):
+            out.add((play, task))
+    return out
