@@ -6,12 +6,15 @@ Shared by the local suite (tests/integration) and molecule's virtual scenario
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import REPO, VENV_BIN, PlaybookRun, run_playbook
@@ -72,10 +75,21 @@ def wait_for_rows_in_hdfs(site: LabSite, run_id: str, bench: Future[PlaybookRun]
     pytest.fail(f"no rows reached HDFS in run {run_id} within 900 s")
 
 
-def bench_killing_datanode(site: LabSite, run_id: str, *extra: str) -> tuple[PlaybookRun, str]:
-    """Run a smoke bench.yml on `site` and kill -9 its DataNode once rows reach HDFS.
+@dataclass(frozen=True)
+class KilledBench:
+    """A smoke bench during which the DataNode was killed, and what came of it."""
 
-    Returns the bench's outcome and the killed pid."""
+    run: PlaybookRun
+    run_dir: Path  # results/<run_id> on the controller
+    killed_pid: str
+    pid_after: str  # the DataNode's pid once the bench was over
+
+    def json(self, name: str) -> Any:
+        return json.loads((self.run_dir / name).read_text())
+
+
+def bench_killing_datanode(site: LabSite, run_id: str, *extra: str) -> KilledBench:
+    """Run a smoke bench.yml on `site` and kill -9 its DataNode once rows reach HDFS."""
     bench_args = [
         *site.inventory_args(), "bench.yml", "-e", "phase=smoke", "-e", "duration=60",
         "-e", f"benchlab_run_id={run_id}", *extra,
@@ -86,7 +100,8 @@ def bench_killing_datanode(site: LabSite, run_id: str, *extra: str) -> tuple[Pla
         killed = site.datanode_pid()
         assert killed.isdigit(), killed
         site.shell(site.datanode_host, f"kill -9 {killed}")
-        return bench.result(), killed
+        run = bench.result()
+    return KilledBench(run, REPO / "results" / run_id, killed, site.datanode_pid())
 
 
 def changed_tasks(stdout: str) -> set[tuple[str, str]]:

@@ -10,41 +10,25 @@ but the run and is recorded. molecule/virtual runs the same kill across three no
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import REPO, Lab, PlaybookRun
-from lab_sites import LOCAL, bench_killing_datanode, changed_tasks
+from conftest import REPO, Lab
+from lab_sites import LOCAL, KilledBench, bench_killing_datanode, changed_tasks
 
 # The play of playbooks/bench_run.yml: its tasks change by nature (a new run each time).
 RUN_PLAY = "Run the benchmark from the load generator"
 
 
-@dataclass(frozen=True)
-class SmokeRun:
-    run: PlaybookRun
-    run_dir: Path
-    killed_pid: str
-    pid_after: str
-
-    def json(self, name: str) -> Any:
-        return json.loads((self.run_dir / name).read_text())
-
-
 @pytest.fixture(scope="module")
-def smoke(lab: Lab) -> SmokeRun:
+def smoke(lab: Lab) -> KilledBench:
     run_id = f"it-smoke-{uuid.uuid4().hex[:10]}"
     assert not (REPO / "results" / run_id).exists()
-    run, killed = bench_killing_datanode(LOCAL, run_id, "-e", "workers=1")  # target=all
-    return SmokeRun(run, REPO / "results" / run_id, killed, LOCAL.datanode_pid())
+    return bench_killing_datanode(LOCAL, run_id, "-e", "workers=1")  # target=all
 
 
-def test_smoke_bench_produces_report_with_no_loss(smoke: SmokeRun) -> None:
+def test_smoke_bench_produces_report_with_no_loss(smoke: KilledBench) -> None:
     run = smoke.run
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
     match = re.search(r"report: (\S+)/results/(\S+)/report\.md", run.stdout)
@@ -66,7 +50,7 @@ def test_smoke_bench_produces_report_with_no_loss(smoke: SmokeRun) -> None:
     assert "| figure | postgresql | pipeline |" in report
 
 
-def test_killed_datanode_is_restarted_and_reported(smoke: SmokeRun) -> None:
+def test_killed_datanode_is_restarted_and_reported(smoke: KilledBench) -> None:
     assert smoke.pid_after.isdigit() and smoke.pid_after != smoke.killed_pid
     doc = smoke.json("restarts.json")
     wanted = ("localhost", "hdfs-datanode", smoke.killed_pid)
@@ -86,7 +70,7 @@ def test_killed_datanode_is_restarted_and_reported(smoke: SmokeRun) -> None:
     assert smoke.json("run.json")["restarts"]["restarts"] == doc["restarts"]
 
 
-def test_one_worker_bench_changes_only_the_run(smoke: SmokeRun) -> None:
+def test_one_worker_bench_changes_only_the_run(smoke: KilledBench) -> None:
     """With one worker in the local lab, `-e workers=1` is every worker: the worker-set play
     changes nothing, and the run records its worker count (1 vs 2 needs inventory/virtual)."""
     stdout = smoke.run.stdout

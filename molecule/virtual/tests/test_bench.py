@@ -15,15 +15,13 @@ import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
-from conftest import REPO, PlaybookRun  # noqa: E402
-from lab_sites import LabSite, bench_killing_datanode  # noqa: E402
+from lab_sites import KilledBench, LabSite, bench_killing_datanode  # noqa: E402
 
 VIRTUAL = LabSite("inventory/virtual", "worker1", "master")
 NAMENODE_INFO = "http://10.213.77.10:9870/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
@@ -39,27 +37,19 @@ def datanode_used_bytes() -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class SmokeRun:
-    run: PlaybookRun
-    run_dir: Path
+class SmokeRun(KilledBench):
+    """The bench, plus the bytes each DataNode stored before and after it."""
+
     stored_before: dict[str, int]
     stored_after: dict[str, int]
-    killed_pid: str
-    pid_after: str
-
-    def json(self, name: str) -> Any:
-        return json.loads((self.run_dir / name).read_text())
 
 
 @pytest.fixture(scope="module")
 def smoke() -> SmokeRun:
     run_id = f"it-virtual-{uuid.uuid4().hex[:10]}"
     stored_before = datanode_used_bytes()
-    run, killed = bench_killing_datanode(VIRTUAL, run_id)  # target=all
-    return SmokeRun(
-        run, REPO / "results" / run_id, stored_before, datanode_used_bytes(), killed,
-        VIRTUAL.datanode_pid(),
-    )  # fmt: skip
+    bench = bench_killing_datanode(VIRTUAL, run_id)  # target=all
+    return SmokeRun(**vars(bench), stored_before=stored_before, stored_after=datanode_used_bytes())
 
 
 def test_bench_succeeds(smoke: SmokeRun) -> None:
