@@ -1,7 +1,6 @@
 """The `benchlab` command line (docs/architecture.md, "Python CLI").
 
-Exit codes: 0 done (criteria may still FAIL: that is a result), 1 a driven playbook failed,
-2 bad input (nothing changed), 3 sink unreachable, 130 interrupted (partial result kept).
+Exit codes: benchlab.exitcodes.
 """
 
 from __future__ import annotations
@@ -18,8 +17,13 @@ from typing import Any
 from rich.console import Console
 
 from benchlab.calibration.cli import register as register_calibration
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+from benchlab.exitcodes import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+)
 
 
 class StopFlag:

@@ -11,6 +11,7 @@ from typing import Any
 
 from benchlab import __version__
 from benchlab.config import ConfigError, RunConfig
+from benchlab.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from benchlab.loadgen.runner import LoadgenMetrics, ProgressFn, TargetRunResult, run_load
 from benchlab.pipeline import PipelineError, StreamingJob, summarize_progress
 from benchlab.results import (
@@ -22,8 +23,6 @@ from benchlab.results import (
     write_text_atomic,
 )
 from benchlab.sinks import SinkUnreachable, make_sink
-
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
 class PortBusy(ConfigError):
@@ -251,11 +250,6 @@ def execute(
 
 
 __all__ = [
-    "EXIT_BAD_INPUT",
-    "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_UNREACHABLE",
     "PortBusy",
     "RunOutcome",
     "SinkUnreachable",

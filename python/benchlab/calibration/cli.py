@@ -6,7 +6,7 @@
     figures --results-root D --host H [--host H2]
                             the newest calibration's device figures per host, as JSON
 
-Exit codes follow docs/architecture.md: 0 done, 2 bad input (message on stderr).
+Exit codes (benchlab.exitcodes): 0 done, 2 bad input (message on stderr).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ import json
 import sys
 from pathlib import Path
 
+from benchlab.exitcodes import EXIT_BAD_INPUT, EXIT_OK
+
 from .parsers import ParseError
 
 
@@ -24,7 +26,7 @@ def _mixread(args: argparse.Namespace) -> int:
 
     cal = analysis.load_host(args.host_dir)
     print(analysis.mix_read_percent(cal))
-    return 0
+    return EXIT_OK
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -46,7 +48,7 @@ def _predict(args: argparse.Namespace) -> int:
         raise ParseError(target, "exists; a calibration's files are never overwritten")
     target.write_text(json.dumps(doc, indent=2) + "\n")
     print(json.dumps(doc))
-    return 0
+    return EXIT_OK
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -60,14 +62,14 @@ def _report(args: argparse.Namespace) -> int:
             + "; ".join(f"{k} {v['mib_s']:.1f} ({v['error_percent']:+.1f} %)" for k, v in p.items())
         )
     print(f"report: {args.run_dir / 'report.md'}")
-    return 0
+    return EXIT_OK
 
 
 def _figures(args: argparse.Namespace) -> int:
     from . import latest_device_figures
 
     print(json.dumps({host: latest_device_figures(args.results_root, host) for host in args.host}))
-    return 0
+    return EXIT_OK
 
 
 def add_commands(parser: argparse.ArgumentParser) -> None:
@@ -102,10 +104,10 @@ def run(args: argparse.Namespace, console: object = None) -> int:
         return args.calibrate_func(args)
     except ParseError as exc:
         print(f"benchlab calibrate: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     except FileNotFoundError as exc:
         print(f"benchlab calibrate: {exc.filename}: not found", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
 
 
 def main(argv: list[str] | None = None) -> int:
