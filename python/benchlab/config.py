@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -478,7 +478,3 @@ def load_config(path: str | Path) -> RunConfig:
             "--config", f"{path} is not valid JSON (line {exc.lineno}: {exc.msg})", "fix the JSON"
         ) from exc
     return parse_config(data)
-
-
-def to_jsonable(obj: Any) -> Any:
-    return asdict(obj)

@@ -10,9 +10,6 @@ same way :func:`benchlab.audit.audit_postgres` does, returning the same
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from typing import Any
 
 from benchlab.audit import AuditResult
@@ -98,21 +95,3 @@ def audit_hdfs(
     finally:
         if own:
             spark.stop()
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="benchlab-hdfs-audit", description=__doc__.split("\n")[0])
-    p.add_argument("--path", required=True, help="hdfs://<namenode>:<port>/benchlab/<run-id>")
-    p.add_argument("--run-id", required=True)
-    p.add_argument("--acked", required=True, help="JSON file: [[first, count], ...]")
-    p.add_argument("--target", default="pipeline")
-    a = p.parse_args(argv)
-    with open(a.acked, encoding="utf-8") as fh:
-        acked = RangeSet.from_json(json.load(fh))
-    result = audit_hdfs(a.target, a.path, a.run_id, acked)
-    print(json.dumps(result.as_dict(), indent=2, sort_keys=True))
-    return 0 if result.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

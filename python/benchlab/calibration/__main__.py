@@ -1,4 +1,5 @@
-"""``python -m benchlab.calibration``: the calibrate commands until benchlab/cli.py wires them."""
+"""``python -m benchlab.calibration``: the ``benchlab calibrate`` commands without the rest of
+the CLI (calibrate.yml, the calibration role and bench_run.yml run it this way)."""
 
 import sys
 
