@@ -21,7 +21,7 @@ fi
 
 # The local lab the integration tests brought up stops here (site.yml starts it again), so
 # the virtual lab's three nodes get the machine's two cores to themselves.
-local_supervisor=/etc/benchlab/supervisor/supervisord.conf
+local_supervisor="$(python -c 'from benchlab.service_exporter import SUPERVISOR_CONFIG as c; print(c)')"
 if [ -f "$local_supervisor" ]; then
   supervisorctl -c "$local_supervisor" shutdown || true
 fi

@@ -8,7 +8,7 @@ labels ``service`` and ``host``. Configuration (YAML, written by the benchlab ro
     port: 9106
     cgroup_env: /etc/benchlab/cgroup.env
     restart_log: /var/log/benchlab/restarts.log
-    supervisor_config: /etc/benchlab/supervisor/supervisord.conf
+    supervisor_config: <path>          # default: SUPERVISOR_CONFIG below
 """
 
 from __future__ import annotations
@@ -32,6 +32,11 @@ from prometheus_client.registry import Collector
 from benchlab import cgroups, restarts
 
 STATUS_LINE = re.compile(r"^(\S+)\s+([A-Z]+)\b")
+# The kit supervisord's config file. Ansible's one definition is benchlab_supervisor_conf
+# (group_vars/all/kit.yml), rendered into this exporter's config; this copy is the
+# exporter's default on hosts without the repo and the path tests drive supervisorctl with
+# (tests/unit/test_kit_facts.py checks the two agree).
+SUPERVISOR_CONFIG = "/etc/benchlab/supervisor/supervisord.conf"
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class ExporterConfig:
     port: int = 9106
     cgroup_env: str = "/etc/benchlab/cgroup.env"
     restart_log: str = "/var/log/benchlab/restarts.log"
-    supervisor_config: str = "/etc/benchlab/supervisor/supervisord.conf"
+    supervisor_config: str = SUPERVISOR_CONFIG
 
     @classmethod
     def load(cls, path: str | Path) -> ExporterConfig:

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from conftest import REPO, VENV_BIN, PlaybookRun, run_playbook
 
-SUPERVISORCTL = "supervisorctl -c /etc/benchlab/supervisor/supervisord.conf"
+from benchlab.service_exporter import SUPERVISOR_CONFIG
+
+SUPERVISORCTL = f"supervisorctl -c {SUPERVISOR_CONFIG}"
 RESULTS_ON_LOADGEN = "/var/lib/benchlab/results"
 
 

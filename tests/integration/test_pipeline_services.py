@@ -29,10 +29,11 @@ from pipeline_helpers import (
 from benchlab.config import SinkConfig, StreamingConfig
 from benchlab.hdfs_audit import audit_hdfs
 from benchlab.pipeline import StreamingJob, topic_end_offsets
+from benchlab.service_exporter import SUPERVISOR_CONFIG
 from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
 
 __all__ = ["pipeline"]
-SUPERVISOR = ["supervisorctl", "-c", "/etc/benchlab/supervisor/supervisord.conf"]
+SUPERVISOR = ["supervisorctl", "-c", SUPERVISOR_CONFIG]
 
 
 def test_second_run_changes_nothing(pipeline: Pipeline) -> None:

@@ -13,8 +13,10 @@ from pathlib import Path
 
 from conftest import VENV_BIN, Lab, run_playbook
 
+from benchlab.service_exporter import SUPERVISOR_CONFIG
+
 CG = Path("/sys/fs/cgroup")
-SUPERVISOR = ["supervisorctl", "-c", "/etc/benchlab/supervisor/supervisord.conf"]
+SUPERVISOR = ["supervisorctl", "-c", SUPERVISOR_CONFIG]
 
 
 def metrics() -> str:

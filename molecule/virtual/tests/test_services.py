@@ -13,8 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from benchlab.service_exporter import SUPERVISOR_CONFIG
+
 ROOT = Path(__file__).resolve().parents[3]
-SUPERVISORCTL = "supervisorctl -c /etc/benchlab/supervisor/supervisord.conf"
+SUPERVISORCTL = f"supervisorctl -c {SUPERVISOR_CONFIG}"
 # Ports only open while a benchmark runs.
 RUN_ONLY_PORTS = {"benchlab_loadgen_metrics_port"}
 
