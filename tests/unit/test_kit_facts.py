@@ -28,3 +28,56 @@ def _kit(name: str) -> dict[str, Any]:
 
 def test_supervisord_config_path_agrees_with_the_kit_variable() -> None:
     assert _kit("kit.yml")["benchlab_supervisor_conf"] == SUPERVISOR_CONFIG
+
+
+# -- ports: group_vars/all/ports.yml is the one definition ---------------------------------
+ROLES = sorted(p.name for p in (REPO / "roles").iterdir() if (p / "meta").is_dir())
+KIT_WIDE = {
+    name: (f"group_vars/all/{file}", value)
+    for file in ("ports.yml", "kit.yml")
+    for name, value in _kit(file).items()
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_defaults_do_not_repeat_kit_wide_values(role: str) -> None:
+    problems = []
+    for part in ("defaults", "vars"):
+        path = REPO / "roles" / role / part / "main.yml"
+        if not path.exists():
+            continue
+        for name, value in _yaml(path).items():
+            if name not in KIT_WIDE:
+                continue
+            source, kit_value = KIT_WIDE[name]
+            how = "disagrees with" if value != kit_value else "repeats"
+            problems.append(
+                f"roles/{role}/{part}/main.yml: {name} = {value!r} {how} {source} "
+                f"({kit_value!r}); group_vars/all outranks role {part} in every kit playbook, "
+                "so keep the one definition there"
+            )
+    assert not problems, "\n".join(problems)
+
+
+def test_every_port_a_role_declares_is_kit_wide() -> None:
+    ports = _kit("ports.yml")
+    missing = []
+    for role in ROLES:
+        specs = REPO / "roles" / role / "meta" / "argument_specs.yml"
+        if not specs.exists():
+            continue
+        for entry in _yaml(specs)["argument_specs"].values():
+            missing += [
+                f"roles/{role}: {name}"
+                for name in entry.get("options", {})
+                if name.endswith("_port") and name not in ports
+            ]
+    assert not missing, f"ports not in group_vars/all/ports.yml: {missing}"
+
+
+def test_kit_ports_are_distinct_and_listed_per_group() -> None:
+    ports = _kit("ports.yml")
+    assert all(isinstance(v, int) and 0 < v < 65536 for v in ports.values()), ports
+    assert len(set(ports.values())) == len(ports), "two kit services share a port"
+    grouped = [name for names in _kit("kit.yml")["benchlab_group_ports"].values() for name in names]
+    assert sorted(grouped) == sorted(ports), "benchlab_group_ports and ports.yml differ"
