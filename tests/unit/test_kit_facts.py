@@ -81,3 +81,26 @@ def test_kit_ports_are_distinct_and_listed_per_group() -> None:
     assert len(set(ports.values())) == len(ports), "two kit services share a port"
     grouped = [name for names in _kit("kit.yml")["benchlab_group_ports"].values() for name in names]
     assert sorted(grouped) == sorted(ports), "benchlab_group_ports and ports.yml differ"
+
+
+# -- limited services: benchlab_limited_services (kit.yml) is the one registry -------------
+def _programs_in_a_cgroup() -> set[str]:
+    """Programs a role runs through resource_limits with a literal `program_cgroup: true`."""
+    names = set()
+    for tasks in sorted((REPO / "roles").glob("*/tasks/*.yml")):
+        for task in yaml.safe_load(tasks.read_text()) or []:
+            params = task.get("vars", {}) if isinstance(task, dict) else {}
+            if params.get("resource_limits_program_cgroup") is True:
+                names.add(params["resource_limits_program_name"])
+    return names
+
+
+def test_every_program_in_a_cgroup_is_a_registered_limited_service() -> None:
+    registry = _kit("kit.yml")["benchlab_limited_services"]
+    programs = _programs_in_a_cgroup()
+    # resource_limits creates cgroups (and their limits) only for registered services.
+    assert programs, "no role runs a program in a cgroup: the scan is broken"
+    unregistered = programs - set(registry)
+    assert not unregistered, f"not in benchlab_limited_services: {sorted(unregistered)}"
+    targets = _kit("kit.yml")["benchlab_targets"]
+    assert {s for t in targets.values() for s in t["services"]} <= set(registry)
