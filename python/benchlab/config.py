@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 SINK_KINDS = ("postgresql", "kafka", "null")
+# PostgreSQL write methods and the default. The source of truth: preflight's copy,
+# benchlab_pg_write_methods in group_vars/all/run.yml, is checked against these by
+# tests/unit/test_kit_facts.py (preflight validates -e pg_write_method without Python).
 PG_METHODS = ("insert", "executemany", "copy")
+PG_DEFAULT_METHOD = "copy"
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 SECRET_KEYS = ("password",)
@@ -61,7 +65,7 @@ class LoadConfig:
 @dataclass(frozen=True)
 class SinkConfig:
     kind: str
-    method: str = "copy"
+    method: str = PG_DEFAULT_METHOD
     host: str = "127.0.0.1"
     port: int = 5432
     dbname: str = "benchlab"
@@ -261,7 +265,7 @@ def parse_sink(data: dict[str, Any], prefix: str = "sink") -> SinkConfig:
             "passwords are never put in the run configuration",
             "write it to a 0600 file and set password_file",
         )
-    method = _string(data, prefix, "method", "copy" if kind == "postgresql" else "none")
+    method = _string(data, prefix, "method", PG_DEFAULT_METHOD if kind == "postgresql" else "none")
     if kind == "postgresql" and method not in PG_METHODS:
         raise ConfigError(
             f"{prefix}.method",

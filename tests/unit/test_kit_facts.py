@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 import yaml
 
+from benchlab.config import PG_DEFAULT_METHOD, PG_METHODS, SinkConfig
 from benchlab.service_exporter import SUPERVISOR_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,3 +106,13 @@ def test_every_program_in_a_cgroup_is_a_registered_limited_service() -> None:
     assert not unregistered, f"not in benchlab_limited_services: {sorted(unregistered)}"
     targets = _kit("kit.yml")["benchlab_targets"]
     assert {s for t in targets.values() for s in t["services"]} <= set(registry)
+
+
+# -- PostgreSQL write methods: benchlab.config is the source, run.yml a checked copy -------
+def test_postgresql_write_methods_agree_with_the_run_config_validator() -> None:
+    run = _kit("run.yml")
+    assert run["benchlab_pg_write_methods"] == list(PG_METHODS)
+    # The default preflight and the run config template apply when -e pg_write_method is
+    # not given (`default` and `string` are plain Jinja filters).
+    default = jinja2.Environment().from_string(run["benchlab_run_pg_write_method"]).render()
+    assert default == PG_DEFAULT_METHOD == SinkConfig(kind="postgresql").method
