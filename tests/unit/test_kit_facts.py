@@ -116,3 +116,26 @@ def test_postgresql_write_methods_agree_with_the_run_config_validator() -> None:
     # not given (`default` and `string` are plain Jinja filters).
     default = jinja2.Environment().from_string(run["benchlab_run_pg_write_method"]).render()
     assert default == PG_DEFAULT_METHOD == SinkConfig(kind="postgresql").method
+
+
+# -- the virtual nodes' packages: virtual_lab installs what every role installs ------------
+def test_virtual_lab_installs_every_roles_packages() -> None:
+    """The virtual nodes share the machine's /usr and reach no mirror (roles/virtual_lab)."""
+
+    def role(name: str, part: str = "defaults") -> dict[str, Any]:
+        return _yaml(REPO / "roles" / name / part / "main.yml")
+
+    pg_version = role("postgresql")["postgresql_version"]
+    needed = {
+        *role("common")["common_base_packages"],
+        *role("calibration")["calibration_packages"],
+        *role("resource_limits", "vars")["_resource_limits_packages"],
+        # Every package the prometheus role may pick (it names them after their services).
+        *role("prometheus", "vars")["_prometheus_debian_services"],
+        *(
+            p.replace("{{ postgresql_version }}", str(pg_version))
+            for p in role("postgresql", "vars")["_postgresql_packages"]
+        ),
+    }
+    missing = needed - set(role("virtual_lab")["virtual_lab_node_packages"])
+    assert not missing, f"add to virtual_lab_node_packages: {sorted(missing)}"
