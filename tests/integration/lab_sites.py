@@ -23,6 +23,8 @@ from benchlab.service_exporter import SUPERVISOR_CONFIG
 
 SUPERVISORCTL = f"supervisorctl -c {SUPERVISOR_CONFIG}"
 RESULTS_ON_LOADGEN = "/var/lib/benchlab/results"
+# The play of playbooks/bench_run.yml: its tasks change by nature (a new run each time).
+RUN_PLAY = "Run the benchmark from the load generator"
 
 
 @dataclass(frozen=True)
@@ -106,15 +108,15 @@ def bench_killing_datanode(site: LabSite, run_id: str, *extra: str) -> KilledBen
     return KilledBench(run, REPO / "results" / run_id, killed, site.datanode_pid())
 
 
-def changed_tasks(stdout: str) -> set[tuple[str, str]]:
-    """(play, task) of every task with a `changed:` result in ansible-playbook's output."""
-    out: set[tuple[str, str]] = set()
+def changed_tasks(stdout: str) -> set[tuple[str, str, str]]:
+    """(play, task or handler, host) of every `changed:` result in ansible-playbook's output."""
+    out: set[tuple[str, str, str]] = set()
     play = task = ""
     for line in stdout.splitlines():
         if m := re.match(r"PLAY \[(.*)\] \*+", line):
             play = m.group(1)
-        elif m := re.match(r"TASK \[(.*)\] \*+", line):
+        elif m := re.match(r"(?:TASK|RUNNING HANDLER) \[(.*)\] \*+", line):
             task = m.group(1)
-        elif line.startswith("changed: ["):
-            out.add((play, task))
+        elif m := re.match(r"changed: \[([^\]]+)\]", line):
+            out.add((play, task, m.group(1)))
     return out

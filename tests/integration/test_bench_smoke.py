@@ -15,10 +15,7 @@ import uuid
 
 import pytest
 from conftest import REPO, Lab
-from lab_sites import LOCAL, KilledBench, bench_killing_datanode, changed_tasks
-
-# The play of playbooks/bench_run.yml: its tasks change by nature (a new run each time).
-RUN_PLAY = "Run the benchmark from the load generator"
+from lab_sites import LOCAL, RUN_PLAY, KilledBench, bench_killing_datanode, changed_tasks
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +72,7 @@ def test_one_worker_bench_changes_only_the_run(smoke: KilledBench) -> None:
     changes nothing, and the run records its worker count (1 vs 2 needs inventory/virtual)."""
     stdout = smoke.run.stdout
     assert "workers 1 of 1: DataNodes localhost; Spark workers localhost" in stdout
-    outside = {(play, task) for play, task in changed_tasks(stdout) if play != RUN_PLAY}
+    outside = {entry for entry in changed_tasks(stdout) if entry[0] != RUN_PLAY}
     assert not outside, outside
     config = smoke.json("run.json")["config"]
     assert config["workers"] == {

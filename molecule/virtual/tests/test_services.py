@@ -3,10 +3,16 @@
 Each service must run on the host the inventory puts it on and only there, listen on the
 host's own address, sit in its kernel-enforced cgroup with the configured limits, and be
 supervised by the kit's supervisord.
+
+Each check goes through Ansible (the inventory's addresses are templated), and one Ansible
+run costs seconds on a busy 2-core box, so everything a node is checked on is read in ONE
+run per host: `node_snapshot.py` prints a JSON snapshot that the tests below assert on.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +22,10 @@ import yaml
 from benchlab.service_exporter import SUPERVISOR_CONFIG
 
 ROOT = Path(__file__).resolve().parents[3]
-SUPERVISORCTL = f"supervisorctl -c {SUPERVISOR_CONFIG}"
+SNAPSHOT_SCRIPT = Path(__file__).with_name("node_snapshot.py")
 # Ports only open while a benchmark runs.
 RUN_ONLY_PORTS = {"benchlab_loadgen_metrics_port"}
+PRIVATE_DIRS = ("/etc/benchlab", "/var/lib/benchlab", "/var/log/benchlab")
 
 
 def _kit_vars() -> dict[str, Any]:
@@ -28,48 +35,48 @@ def _kit_vars() -> dict[str, Any]:
     return merged
 
 
-def _host_facts(host: Any) -> dict[str, Any]:
-    variables = host.ansible.get_variables()
-    parent = host.ansible("ansible.builtin.debug", "var=resource_limits_cgroup_parent")
-    # Listening TCP sockets as (address, port); Java binds IPv4-mapped IPv6 addresses.
-    listening = set()
-    for line in host.check_output("ss -Htln").splitlines():
-        local = line.split()[3]
-        address, _, port = local.rpartition(":")
-        listening.add((address.strip("[]").removeprefix("::ffff:"), int(port)))
-    return {
-        "name": variables["inventory_hostname"],
-        "listening": listening,
-        "groups": set(variables["group_names"]),
-        "variables": variables,
-        "cgroup_parent": parent["resource_limits_cgroup_parent"],
-        "address": host.interface("eth0").addresses[0],
-    }
+KIT = _kit_vars()
 
 
 @pytest.fixture(scope="module")
 def node(host: Any) -> dict[str, Any]:
-    return _host_facts(host)
+    """The node's inventory view plus its snapshot (two Ansible runs in all)."""
+    variables = host.ansible.get_variables()
+    parent = host.ansible("ansible.builtin.debug", "var=resource_limits_cgroup_parent")
+    request = {
+        "supervisor_config": SUPERVISOR_CONFIG,
+        "cgroup_parent": parent["resource_limits_cgroup_parent"],
+        "services": sorted(KIT["benchlab_limited_services"]),
+        "private_dirs": list(PRIVATE_DIRS),
+    }
+    script = base64.b64encode(SNAPSHOT_SCRIPT.read_bytes()).decode()
+    argument = base64.b64encode(json.dumps(request).encode()).decode()
+    out = host.check_output(f"echo {script} | base64 -d > /tmp/benchlab-node-snapshot.py && "
+                            f"python3 /tmp/benchlab-node-snapshot.py {argument}")  # fmt: skip
+    snapshot = json.loads(out)
+    return {
+        **snapshot,
+        "name": variables["inventory_hostname"],
+        "groups": set(variables["group_names"]),
+        "variables": variables,
+        "cgroup_parent": request["cgroup_parent"],
+        "listening": {(address, port) for address, port in snapshot["listening"]},
+    }
 
 
-KIT = _kit_vars()
+def test_hostname_is_the_inventory_name(node: dict[str, Any]) -> None:
+    assert node["hostname"] == node["name"]
 
 
-def test_hostname_is_the_inventory_name(host: Any, node: dict[str, Any]) -> None:
-    assert host.check_output("hostname") == node["name"]
-
-
-def test_kit_directories_are_private_to_the_node(host: Any, node: dict[str, Any]) -> None:
-    for path in ("/etc/benchlab", "/var/lib/benchlab", "/var/log/benchlab"):
-        source = host.check_output(f"findmnt -n -o SOURCE {path}")
+def test_kit_directories_are_private_to_the_node(node: dict[str, Any]) -> None:
+    for path in PRIVATE_DIRS:
+        source = node["mount_sources"][path]
         assert f"/benchlab-virtual/{node['name']}/" in source, f"{path} is not private: {source}"
-    assert host.check_output("findmnt -n -o FSTYPE /run") == "tmpfs"
+    assert node["run_fstype"] == "tmpfs"
 
 
 @pytest.mark.parametrize("group", sorted(KIT["benchlab_group_ports"]))
-def test_group_ports_listen_only_where_the_inventory_says(
-    host: Any, node: dict[str, Any], group: str
-) -> None:
+def test_group_ports_listen_only_where_the_inventory_says(node: dict[str, Any], group: str) -> None:
     for port_var in KIT["benchlab_group_ports"][group]:
         if port_var in RUN_ONLY_PORTS:
             continue
@@ -85,31 +92,19 @@ def test_group_ports_listen_only_where_the_inventory_says(
 
 
 @pytest.mark.parametrize("service", sorted(KIT["benchlab_limited_services"]))
-def test_limited_service_runs_supervised_in_its_cgroup(
-    host: Any, node: dict[str, Any], service: str
-) -> None:
+def test_limited_service_runs_supervised_in_its_cgroup(node: dict[str, Any], service: str) -> None:
     spec = KIT["benchlab_limited_services"][service]
-    status = host.run(f"{SUPERVISORCTL} status {service}")
+    seen = node["services"][service]
     if spec["group"] not in node["groups"]:
-        assert "RUNNING" not in status.stdout, f"{service} runs on {node['name']}"
+        assert seen["state"] != "RUNNING", f"{service} runs on {node['name']}"
         return
-    assert "RUNNING" in status.stdout, status.stdout + status.stderr
-    pid = host.check_output(f"{SUPERVISORCTL} pid {service}")
+    assert seen["state"] == "RUNNING", seen
     cpu_limit = float(node["variables"][spec["cpu"]])
     memory_mb = int(node["variables"][spec["memory_mb"]])
     cgroup = f"{node['cgroup_parent']}/{service}"
-    if host.file("/sys/fs/cgroup/cgroup.controllers").exists:  # cgroup v2
-        base = f"/sys/fs/cgroup/{cgroup}"
-        quota, period = host.file(f"{base}/cpu.max").content_string.split()
-        memory = host.file(f"{base}/memory.max").content_string.strip()
-        procs = host.file(f"{base}/cgroup.procs").content_string.split()
-    else:
-        quota = host.file(f"/sys/fs/cgroup/cpu/{cgroup}/cpu.cfs_quota_us").content_string
-        period = host.file(f"/sys/fs/cgroup/cpu/{cgroup}/cpu.cfs_period_us").content_string
-        memory = host.file(f"/sys/fs/cgroup/memory/{cgroup}/memory.limit_in_bytes").content_string
-        procs = host.file(f"/sys/fs/cgroup/cpu/{cgroup}/cgroup.procs").content_string.split()
-    assert int(quota) == round(cpu_limit * int(period)), f"{cgroup}: quota {quota}/{period}"
-    assert int(memory) == memory_mb * 1024 * 1024, f"{cgroup}: memory limit {memory}"
+    quota, period = seen["cpu_quota_us"], seen["cpu_period_us"]
+    assert quota == round(cpu_limit * period), f"{cgroup}: quota {quota}/{period}"
+    assert seen["memory_limit_bytes"] == memory_mb * 1024 * 1024, f"{cgroup}: {seen}"
     # The supervised pid (or the wrapper's child) is inside the cgroup.
-    tree = [*host.run(f"ps -o pid= --ppid {pid}").stdout.split(), pid]
-    assert set(tree) & set(procs), f"{service} pid {pid} not in {cgroup} ({procs[:5]})"
+    tree = {seen["pid"], *seen["children"]}
+    assert tree & set(seen["procs"]), f"{service} pid {seen['pid']} not in {cgroup}: {seen}"

@@ -1,0 +1,141 @@
+"""Multi-node bench on the virtual lab (run by molecule verify after converge).
+
+One smoke bench with target=all, as a user runs it, so CI pays for one run: the generator on
+master writes to PostgreSQL on worker1, and through Kafka on master to the HDFS DataNodes on
+worker1 and worker2. While the pipeline part runs, worker1's DataNode is killed with SIGKILL.
+Checked on that run:
+- bench.yml's lab plays (all of site.yml, run again after converge) change nothing on any
+  host: this is the scenario's idempotence check;
+- the report holds both systems and both audits lose nothing and duplicate nothing;
+- both DataNodes stored the run's data, records crossed hosts;
+- the kit's supervisord restarted the DataNode and the report records the restart with its
+  recovery time;
+- the run records its worker set (every worker by default).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+
+from lab_sites import (  # noqa: E402
+    RUN_PLAY,
+    KilledBench,
+    LabSite,
+    bench_killing_datanode,
+    changed_tasks,
+)
+
+VIRTUAL = LabSite("inventory/virtual", "worker1", "master")
+NAMENODE_INFO = "http://10.213.77.10:9870/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
+
+
+def datanode_used_bytes() -> dict[str, int]:
+    """Bytes each live DataNode stores, by hostname, from the NameNode on master."""
+    # The lab's addresses are direct: no HTTP proxy from the environment applies to them.
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with direct.open(NAMENODE_INFO, timeout=30) as answer:
+        live = json.loads(json.load(answer)["beans"][0]["LiveNodes"])
+    return {name.split(":")[0]: int(node["usedSpace"]) for name, node in live.items()}
+
+
+@dataclass(frozen=True)
+class SmokeRun(KilledBench):
+    """The bench, plus the bytes each DataNode stored before and after it."""
+
+    stored_before: dict[str, int]
+    stored_after: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def smoke() -> SmokeRun:
+    run_id = f"it-virtual-{uuid.uuid4().hex[:10]}"
+    stored_before = datanode_used_bytes()
+    bench = bench_killing_datanode(VIRTUAL, run_id)  # target=all
+    return SmokeRun(**vars(bench), stored_before=stored_before, stored_after=datanode_used_bytes())
+
+
+def test_bench_succeeds_with_a_report_of_both_systems(smoke: SmokeRun) -> None:
+    run = smoke.run
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    match = re.search(r"report: (\S+)/results/(\S+)/report\.md", run.stdout)
+    assert match and match.group(2) == smoke.run_dir.name, run.stdout[-3000:]
+    report = (smoke.run_dir / "report.md").read_text()
+    assert "| figure | postgresql | pipeline |" in report
+
+
+def test_lab_plays_change_nothing_the_second_time(smoke: SmokeRun) -> None:
+    """Idempotence: bench.yml re-runs preflight, the lab and the pipeline plays of site.yml
+    (plus the worker-set play) on the converged lab; only the run's own play may change."""
+    recap = smoke.run.recap()
+    assert set(recap) == {"master", "worker1", "worker2"}, recap
+    outside = {entry for entry in changed_tasks(smoke.run.stdout) if entry[0] != RUN_PLAY}
+    assert not outside, f"changed on the second site.yml pass: {sorted(outside)}"
+
+
+def test_pipeline_drained_and_measured_freshness(smoke: SmokeRun) -> None:
+    audit = smoke.json("audit.json")
+    streaming = smoke.json("load.json")["pipeline"]["streaming"]
+    assert streaming["drained"] is True, streaming
+    # At least once: a micro-batch retried around the killed DataNode may count twice here,
+    # while the audit proves HDFS holds each acknowledged record exactly once.
+    assert streaming["rows_committed"] >= audit["pipeline"]["acknowledged"], streaming
+    assert streaming["freshness_ms"]["p50"] > 0, streaming
+
+
+def test_run_records_its_worker_set(smoke: SmokeRun) -> None:
+    workers = smoke.json("run.json")["config"]["workers"]
+    both = ["worker1", "worker2"]
+    assert workers == {
+        "count": 2,
+        "of": 2,
+        "hosts": {"hdfs_datanodes": both, "spark_workers": both},
+    }, workers
+
+
+def test_both_systems_lose_nothing(smoke: SmokeRun) -> None:
+    audit = smoke.json("audit.json")
+    for target in ("postgresql", "pipeline"):
+        assert audit[target]["acknowledged"] > 0, audit
+        assert audit[target]["lost"] == 0, audit
+        assert audit[target]["duplicates"] == 0, audit
+
+
+def test_records_crossed_hosts(smoke: SmokeRun) -> None:
+    """The generator on master wrote to PostgreSQL on worker1, and the DataNodes on both
+    workers store more bytes after the run than before it."""
+    assert "10.213.77.11" in json.dumps(smoke.json("run.json"))
+    assert set(smoke.stored_after) == {"worker1", "worker2"}, smoke.stored_after
+    for worker in ("worker1", "worker2"):
+        grew = smoke.stored_after[worker] > smoke.stored_before.get(worker, 0)
+        assert grew, (smoke.stored_before, smoke.stored_after)
+
+
+def test_killed_datanode_restarted_and_reported(smoke: SmokeRun) -> None:
+    assert smoke.pid_after.isdigit() and smoke.pid_after != smoke.killed_pid
+    doc = smoke.json("restarts.json")
+    wanted = ("worker1", "hdfs-datanode", smoke.killed_pid)
+    killed = [r for r in doc["restarts"] if (r["host"], r["service"], r["exit_pid"]) == wanted]
+    assert len(killed) == 1, doc
+    restart = killed[0]
+    assert restart["running_pid"] == smoke.pid_after, restart
+    assert restart["recovery_s"] > 0, restart
+    assert restart["state"] == "in service" and restart["ready_s"] >= restart["recovery_s"], restart
+    report = (smoke.run_dir / "report.md").read_text()
+    section = report.split("## Restarts during the run", 1)[1].split("\n## ", 1)[0]
+    row = (
+        f"| worker1 | hdfs-datanode | {restart['exit_time']} "
+        f"| {restart['running_time']} | {restart['recovery_s']:.3f} |"
+    )
+    assert row in section, section
+    assert smoke.json("run.json")["restarts"]["restarts"] == doc["restarts"]
