@@ -93,9 +93,14 @@ class KilledBench:
 
 
 def bench_killing_datanode(site: LabSite, run_id: str, *extra: str) -> KilledBench:
-    """Run a smoke bench.yml on `site` and kill -9 its DataNode once rows reach HDFS."""
+    """Run a smoke bench.yml on `site` and kill -9 its DataNode once rows reach HDFS.
+
+    30 s of load per target: the first micro-batch commits rows within a few trigger
+    intervals (5 s), so the kill lands mid-load, and the DataNode's restart (about 5 s to
+    RUNNING) falls inside the load or the drain that follows it.
+    """
     bench_args = [
-        *site.inventory_args(), "bench.yml", "-e", "phase=smoke", "-e", "duration=60",
+        *site.inventory_args(), "bench.yml", "-e", "phase=smoke", "-e", "duration=30",
         "-e", f"benchlab_run_id={run_id}", *extra,
     ]  # fmt: skip
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -1,7 +1,7 @@
 """Shared fixture of the pipeline integration tests: Kafka, HDFS and Spark up on this machine.
 
-`pipeline` is the session's `lab` (site.yml imports playbooks/pipeline.yml, run twice: the
-second run must change nothing). BENCHLAB_TEST_REUSE_LAB=1 skips the runs on a lab that is up.
+`pipeline` is the session's `lab` (site.yml imports playbooks/pipeline.yml).
+BENCHLAB_TEST_REUSE_LAB=1 skips the run on a lab that is up.
 """
 
 from __future__ import annotations
@@ -31,13 +31,12 @@ HADOOP_TOOL = [
 
 @dataclass(frozen=True)
 class Pipeline:
-    first_run: PlaybookRun | None
-    second_run: PlaybookRun | None
+    site_run: PlaybookRun | None
 
 
 @pytest.fixture(scope="session")
 def pipeline(lab: Lab) -> Pipeline:
-    return Pipeline(lab.first_run, lab.second_run)
+    return Pipeline(lab.site_run)
 
 
 def produce(run_id: str, first: int, n: int, batch: int = 500) -> RangeSet:

@@ -5,7 +5,10 @@ Kafka -> Spark -> HDFS pipeline). Once rows reach HDFS, the DataNode is killed w
 Checked on that run: results/<run_id>/ holds a report with both systems and an audit that lost
 nothing on either; the kit's supervisord restarted the DataNode and the report records the
 restart with its recovery time; `-e workers=1` (every worker of the local lab) changes nothing
-but the run and is recorded. molecule/virtual runs the same kill across three nodes.
+but the run and is recorded.
+
+Marked `long` (make test-long): CI proves the same bench, kill and audits once, where they mean
+most, on the three-node virtual lab (molecule/virtual/tests/test_smoke_bench.py).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import uuid
 import pytest
 from conftest import REPO, Lab
 from lab_sites import LOCAL, RUN_PLAY, KilledBench, bench_killing_datanode, changed_tasks
+
+pytestmark = pytest.mark.long
 
 
 @pytest.fixture(scope="module")

@@ -36,16 +36,6 @@ __all__ = ["pipeline"]
 SUPERVISOR = ["supervisorctl", "-c", SUPERVISOR_CONFIG]
 
 
-def test_second_run_changes_nothing(pipeline: Pipeline) -> None:
-    if pipeline.second_run is None:
-        pytest.skip("lab reused (BENCHLAB_TEST_REUSE_LAB=1)")
-    assert pipeline.second_run.returncode == 0
-    recap = pipeline.second_run.recap()
-    assert recap and all(c["changed"] == 0 for c in recap.values()), pipeline.second_run.stdout[
-        -4000:
-    ]
-
-
 def test_kafka_topic_metadata(pipeline: Pipeline) -> None:
     from confluent_kafka.admin import AdminClient
 
@@ -120,6 +110,7 @@ def test_limited_services_run_in_their_cgroup(
         assert pid in (mem / "cgroup.procs").read_text().split()
 
 
+@pytest.mark.long  # CI: the virtual lab's bench audits the same path (and with a DataNode killed)
 def test_streaming_smoke_nothing_lost_or_duplicated(pipeline: Pipeline, tmp_path: Path) -> None:
     run_id = f"it-pipe-{uuid.uuid4().hex[:10]}"
     n = 3000
