@@ -426,7 +426,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             worker_groups=_worker_groups(args.worker_group),
         )
     except ParamError as exc:
-        print(exc, file=sys.stderr)
+        # One line whatever the value held: preflight fails with the last line of stderr.
+        print(str(exc).replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
         return EXIT_BAD_INPUT
     print(json.dumps(params.to_json(), sort_keys=True))
     return EXIT_OK

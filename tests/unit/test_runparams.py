@@ -459,6 +459,14 @@ def test_check_prints_one_line_and_exits_2(
     assert out.err.startswith(line)
 
 
+def test_check_keeps_a_value_with_a_line_break_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["check", "--repo", str(REPO), "--set=duration=5\nx"]) == 2
+    err = capsys.readouterr().err
+    assert err == "-e duration=5\\nx is not a positive number; pass e.g. -e duration=15.\n"
+
+
 def test_check_names_a_missing_phase_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
