@@ -134,9 +134,12 @@ class PhaseTable:
         raw = entry[bound.key]
         number = _yaml_number(raw, bound.integer)
         if number is None or not bound.fits(number):
+            problem = (
+                "is out of range" if number is not None else f"is not {bound.article} {bound.kind}"
+            )
             raise ParamError(
                 PHASES_KEY,
-                f"{where} {bound.key} {raw!r} is not a valid {bound.kind}",
+                f"{where} {bound.key} {raw!r} {problem}",
                 f"set it to {bound.article} {bound.kind} {bound.range_text()}",
             )
         return number

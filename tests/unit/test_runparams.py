@@ -323,7 +323,7 @@ def test_a_phase_value_out_of_bounds_is_named() -> None:
     with pytest.raises(ParamError) as caught:
         resolve(bad, "x")
     assert str(caught.value) == (
-        "group_vars/all/phases.yml: phase 'x' batch_size 0 is not a valid integer;"
+        "group_vars/all/phases.yml: phase 'x' batch_size 0 is out of range;"
         " set it to an integer from 1 to 1000000."
     )
     # An -e override replaces the bad value, so the phase's value is not needed.
@@ -346,7 +346,7 @@ def test_a_phase_without_a_field_is_named() -> None:
 @pytest.mark.parametrize("value", [True, "300", 300.5, math.inf, math.nan, None], ids=repr)
 def test_a_phase_value_must_be_a_number(value: Any) -> None:
     bad = table(x={"batch_size": 5, "interval_s": 0.5, "duration_s": 5, "record_bytes": value})
-    with pytest.raises(ParamError, match=r"record_bytes .* is not a valid integer"):
+    with pytest.raises(ParamError, match=r"record_bytes .* is not an integer; set it to an "):
         resolve(bad, "x")
 
 
