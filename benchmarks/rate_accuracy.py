@@ -19,10 +19,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from benchlab.config import parse_load, parse_sink
 from benchlab.loadgen.runner import run_load
+from benchlab.runparams import load_phases
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +50,7 @@ def main() -> int:
     if not args.host.startswith("127.") and args.host != "localhost":
         print("refusing a non-loopback host in a benchmark script", file=sys.stderr)
         return 2
-    phases = yaml.safe_load((REPO / "group_vars/all/phases.yml").read_text())["benchlab_phases"]
+    phases = load_phases(REPO).phases
     sinks: list[tuple[str, dict[str, Any]]] = [("null", {"kind": "null"})]
     if args.pg:
         sinks.append(

@@ -162,13 +162,12 @@ def parse_extra_vars(items: Sequence[str]) -> dict[str, str]:
 
 
 def known_phases(repo: Path) -> list[str] | None:
-    import yaml
+    """Phase names from the kit's phases.yml (benchlab.runparams); None if it cannot be read."""
+    from benchlab.runparams import ParamError, load_phases
 
-    path = repo / "group_vars" / "all" / "phases.yml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return [str(k) for k in data["benchlab_phases"]]
-    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return load_phases(repo).names()
+    except ParamError:
         return None
 
 

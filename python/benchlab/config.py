@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchlab.runparams import BOUND_BY_KEY, PG_DEFAULT_METHOD, PG_METHODS
+
 SINK_KINDS = ("postgresql", "kafka", "null")
-# PostgreSQL write methods and the default. The source of truth: preflight's copy,
-# benchlab_pg_write_methods in group_vars/all/run.yml, is checked against these by
-# tests/unit/test_kit_facts.py (preflight validates -e pg_write_method without Python).
-PG_METHODS = ("insert", "executemany", "copy")
-PG_DEFAULT_METHOD = "copy"
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 SECRET_KEYS = ("password",)
@@ -233,15 +230,22 @@ def _string(section: dict[str, Any], prefix: str, key: str, default: Any = ...) 
     return str(value)
 
 
+def _bounded(data: dict[str, Any], key: str, default: Any = ...) -> Any:
+    """A load field checked against benchlab.runparams.BOUNDS (the bounds -e is checked with)."""
+    bound = BOUND_BY_KEY[key]
+    return _number(
+        data, "load", key, integer=bound.integer, minimum=bound.minimum,
+        exclusive_min=bound.exclusive_min, maximum=bound.maximum, default=default,
+    )  # fmt: skip
+
+
 def parse_load(data: dict[str, Any]) -> LoadConfig:
     p = "load"
     return LoadConfig(
-        batch_size=_number(data, p, "batch_size", integer=True, minimum=1, maximum=1_000_000),
-        interval_s=_number(data, p, "interval_s", minimum=0.001, maximum=3600),
-        duration_s=_number(data, p, "duration_s", minimum=0, exclusive_min=True),
-        record_bytes=_number(
-            data, p, "record_bytes", integer=True, minimum=120, maximum=1_048_576, default=300
-        ),
+        batch_size=_bounded(data, "batch_size"),
+        interval_s=_bounded(data, "interval_s"),
+        duration_s=_bounded(data, "duration_s"),
+        record_bytes=_bounded(data, "record_bytes", default=300),
         processes=_number(data, p, "processes", integer=True, minimum=0, maximum=256, default=0),
         late_after_ms=_number(data, p, "late_after_ms", minimum=0, default=10.0),
         drain_s=_number(data, p, "drain_s", minimum=0, default=None),

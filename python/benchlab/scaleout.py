@@ -506,17 +506,12 @@ def new_report_dir(results_root: Path, out: Path | None) -> tuple[Path, str]:
 
 def load_phase_rates(repo: Path) -> dict[str, float]:
     """Phase name -> records/s from group_vars/all/phases.yml (smoke left out); {} if absent."""
-    import yaml
+    from benchlab.runparams import ParamError, load_phases
 
     try:
-        data = yaml.safe_load((repo / "group_vars" / "all" / "phases.yml").read_text("utf-8"))
-        phases = data["benchlab_phases"]
-        return {
-            str(name): float(p["batch_size"]) / float(p["interval_s"])
-            for name, p in phases.items()
-            if str(name) != "smoke"
-        }
-    except (OSError, KeyError, TypeError, ValueError, ZeroDivisionError, yaml.YAMLError):
+        phases = load_phases(repo)
+        return {name: phases.rate_per_s(name) for name in phases.names() if name != "smoke"}
+    except ParamError:
         return {}
 
 

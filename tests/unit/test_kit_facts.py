@@ -13,7 +13,8 @@ import jinja2
 import pytest
 import yaml
 
-from benchlab.config import PG_DEFAULT_METHOD, PG_METHODS, SinkConfig
+from benchlab.config import SinkConfig
+from benchlab.runparams import OVERRIDABLE, PG_DEFAULT_METHOD
 from benchlab.service_exporter import SUPERVISOR_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,12 +109,17 @@ def test_every_program_in_a_cgroup_is_a_registered_limited_service() -> None:
     assert {s for t in targets.values() for s in t["services"]} <= set(registry)
 
 
-# -- PostgreSQL write methods: benchlab.config is the source, run.yml a checked copy -------
-def test_postgresql_write_methods_agree_with_the_run_config_validator() -> None:
+# -- run parameters: benchlab.runparams is the source, run.yml holds checked copies --------
+def test_overridable_run_parameters_agree_with_runparams() -> None:
+    # preflight.yml passes each of these to benchlab.runparams; scaleout.yml passes them on.
+    assert _kit("run.yml")["benchlab_run_overridable"] == list(OVERRIDABLE)
+
+
+def test_postgresql_write_method_default_agrees_with_runparams() -> None:
+    # The default the run config template applies when -e pg_write_method is not given
+    # (`default` and `string` are plain Jinja filters); the list of methods is only Python's.
     run = _kit("run.yml")
-    assert run["benchlab_pg_write_methods"] == list(PG_METHODS)
-    # The default preflight and the run config template apply when -e pg_write_method is
-    # not given (`default` and `string` are plain Jinja filters).
+    assert "benchlab_pg_write_methods" not in run
     default = jinja2.Environment().from_string(run["benchlab_run_pg_write_method"]).render()
     assert default == PG_DEFAULT_METHOD == SinkConfig(kind="postgresql").method
 
