@@ -26,6 +26,12 @@ class AuditResult:
     lost_examples: list[int] = field(default_factory=list)
     duplicate_examples: list[int] = field(default_factory=list)
     note: str | None = None
+    duplicated_seqs: int = 0  # distinct seq numbers held more than once
+
+    @property
+    def exactly_once(self) -> int:
+        """Seq numbers held exactly once: the records the success rate counts."""
+        return self.distinct_found - self.duplicated_seqs
 
     @property
     def lost(self) -> int:
@@ -53,6 +59,7 @@ class AuditResult:
             duplicates=self.duplicates,
             unacknowledged_present=self.unacknowledged_present,
             found=self.rows_found,
+            exactly_once=self.exactly_once,
             ok=self.ok,
         )
         return data
@@ -87,6 +94,7 @@ def audit_in_memory(target: str, acked: RangeSet, found_seqs: Iterable[int]) -> 
         acked_found=acked_found,
         lost_examples=lost_examples,
         duplicate_examples=sorted(s for s, c in counts.items() if c > 1)[:10],
+        duplicated_seqs=sum(1 for c in counts.values() if c > 1),
     )
 
 
@@ -137,14 +145,14 @@ def audit_postgres(
                 )
                 lost_examples.extend(int(r[0]) for r in cur.fetchall())
         duplicate_examples: list[int] = []
+        duplicated_seqs = 0
         if rows_found != distinct_found:
-            cur.execute(
-                sql.SQL(
-                    "SELECT seq FROM {} WHERE run_id = %s GROUP BY seq HAVING count(*) > 1"
-                    " ORDER BY seq LIMIT 10"
-                ).format(table),
-                (run_id,),
-            )
+            duplicated = sql.SQL(
+                "SELECT seq FROM {} WHERE run_id = %s GROUP BY seq HAVING count(*) > 1"
+            ).format(table)
+            cur.execute(sql.SQL("SELECT count(*) FROM ({}) d").format(duplicated), (run_id,))
+            duplicated_seqs = int(cur.fetchone()[0])  # type: ignore[index]
+            cur.execute(sql.SQL("{} ORDER BY seq LIMIT 10").format(duplicated), (run_id,))
             duplicate_examples = [int(r[0]) for r in cur.fetchall()]
         conn.rollback()
     return AuditResult(
@@ -155,4 +163,5 @@ def audit_postgres(
         acked_found=acked_found,
         lost_examples=lost_examples,
         duplicate_examples=duplicate_examples,
+        duplicated_seqs=duplicated_seqs,
     )

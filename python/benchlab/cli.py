@@ -18,7 +18,9 @@ from rich.console import Console
 
 from benchlab.calibration.cli import register as register_calibration
 from benchlab.exitcodes import (
+    DATA_VERDICT_PREFIX,
     EXIT_BAD_INPUT,
+    EXIT_DATA_FAILED,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -120,6 +122,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             console.print(
                 f"{name} audit: {aud.get('error') or aud.get('skipped')}", highlight=False
             )
+    for verdict in outcome.data_failures:
+        _err(console, f"data verdict FAIL: {verdict.line()}")
     console.print(f"results: {outcome.run_dir} ({outcome.status})", highlight=False)
     if not args.no_report:
         from benchlab.report import generate_report
@@ -209,6 +213,7 @@ def run_playbook(
 
     counts = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0, "tasks": 0}
     failures: list[str] = []
+    verdict_failures: list[str] = []  # bench.yml's data verdict task (exit EXIT_DATA_FAILED)
     with tempfile.TemporaryDirectory(prefix="benchlab-runner-") as pdd, Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), console=console, disable=quiet,
@@ -226,8 +231,11 @@ def run_playbook(
                 counts["changed"] += int(bool(data.get("res", {}).get("changed")))
             elif kind == "runner_on_failed" and not data.get("ignore_errors"):
                 counts["failed"] += 1
-                msg = data.get("res", {}).get("msg", "")
-                failures.append(f"{data.get('host')}: {data.get('task')}: {msg}"[:500])
+                msg = str(data.get("res", {}).get("msg", ""))
+                if msg.startswith(DATA_VERDICT_PREFIX):
+                    verdict_failures.append(msg)
+                else:
+                    failures.append(f"{data.get('host')}: {data.get('task')}: {msg}"[:500])
             elif kind == "runner_on_unreachable":
                 counts["unreachable"] += 1
                 failures.append(f"{data.get('host')}: unreachable")
@@ -247,11 +255,13 @@ def run_playbook(
         except KeyboardInterrupt:
             _err(console, "interrupted")
             return EXIT_INTERRUPTED
-    for line in failures:
+    for line in failures + verdict_failures:
         _err(console, line)
     console.print(f"{playbook}: {result.status}, rc {result.rc}", highlight=False)
     if result.status == "canceled":
         return EXIT_INTERRUPTED
+    if verdict_failures and not failures and not counts["unreachable"]:
+        return EXIT_DATA_FAILED  # the run completed; the audit found lost/duplicated records
     # ansible-playbook's own code: 2 when a host failed (that is how preflight rejects bad
     # input), 4 unreachable
     return EXIT_OK if result.rc == 0 else (result.rc or EXIT_FAILED)

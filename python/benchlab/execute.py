@@ -5,13 +5,13 @@ from __future__ import annotations
 import platform
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from benchlab import __version__
 from benchlab.config import ConfigError, RunConfig
-from benchlab.exitcodes import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from benchlab.exitcodes import EXIT_DATA_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from benchlab.loadgen.runner import LoadgenMetrics, ProgressFn, TargetRunResult, run_load
 from benchlab.pipeline import PipelineError, StreamingJob, summarize_progress
 from benchlab.results import (
@@ -23,6 +23,7 @@ from benchlab.results import (
     write_text_atomic,
 )
 from benchlab.sinks import SinkUnreachable, make_sink
+from benchlab.verdict import DataVerdict, run_verdicts
 
 
 class PortBusy(ConfigError):
@@ -36,12 +37,20 @@ class RunOutcome:
     results: dict[str, TargetRunResult]
     audits: dict[str, dict[str, Any]]
     failed_targets: tuple[str, ...] = ()
+    verdicts: dict[str, DataVerdict] = field(default_factory=dict)
+
+    @property
+    def data_failures(self) -> list[DataVerdict]:
+        return [v for v in self.verdicts.values() if v.failed]
 
     @property
     def exit_code(self) -> int:
+        """130 interrupted, 1 the kit failed, 10 a data verdict FAILed (benchlab.exitcodes)."""
         if self.status == "partial":
             return EXIT_INTERRUPTED
-        return EXIT_FAILED if self.failed_targets else EXIT_OK
+        if self.failed_targets:
+            return EXIT_FAILED
+        return EXIT_DATA_FAILED if self.data_failures else EXIT_OK
 
 
 def preflight(config: RunConfig, results_root: Path) -> None:
@@ -229,12 +238,15 @@ def execute(
                 break
         if status == "partial":
             write_text_atomic(run_dir / PARTIAL_MARKER, "interrupted: load stopped early\n")
+        # the targets that were loaded (a target that never ran is a failed target instead)
+        verdicts = run_verdicts({t: config.target(t) for t in results}, audits)
         run.update(
             status=status,
             finished=utc_iso(),
             load=summaries(),
             audit=audits,
             failed_targets=failed,
+            data_verdict={t: v.as_dict() for t, v in verdicts.items()},
             window={
                 t: {"start": r.t0_wall, "end": r.end_wall, "start_utc": utc_iso(r.t0_wall),
                     "end_utc": utc_iso(r.end_wall)}
@@ -244,7 +256,7 @@ def execute(
         write_json(run_dir / "load.json", summaries())
         write_json(run_dir / "audit.json", audits)
         write_json(run_dir / "run.json", run)
-        return RunOutcome(run_dir, status, results, audits, tuple(failed))
+        return RunOutcome(run_dir, status, results, audits, tuple(failed), verdicts)
     finally:
         metrics.stop()
 

@@ -63,9 +63,10 @@ def audit_frame(target: str, df: Any, acked: RangeSet, run_id: str | None = None
                     .limit(EXAMPLES - len(lost_examples)).collect()
                 )  # fmt: skip
                 lost_examples.extend(int(r["seq"]) for r in missing)
+    duplicated = counts.where(F.col("count") > 1)
+    duplicated_seqs = int(duplicated.count()) if rows_found != distinct_found else 0
     duplicate_examples = [
-        int(r["seq"])
-        for r in counts.where(F.col("count") > 1).orderBy("seq").limit(EXAMPLES).collect()
+        int(r["seq"]) for r in duplicated.orderBy("seq").limit(EXAMPLES).collect()
     ]
     counts.unpersist()
     return AuditResult(
@@ -76,6 +77,7 @@ def audit_frame(target: str, df: Any, acked: RangeSet, run_id: str | None = None
         acked_found=acked_found,
         lost_examples=lost_examples,
         duplicate_examples=duplicate_examples,
+        duplicated_seqs=duplicated_seqs,
     )
 
 

@@ -154,17 +154,33 @@ class StreamingJob:
             time.sleep(0.5)
 
     def progress(self) -> list[dict[str, Any]]:
+        """The job's progress lines, with the run's committed total on each.
+
+        Each job process counts from 0, so the total spans restarted jobs; but a restarted
+        job resumes from the run's checkpoint and may run (and report) a micro-batch again
+        with the same batch id, the same Kafka offset range and so the same records, which
+        the file sink commits only once. The total therefore counts each batch id once (the
+        checkpoint's sequence numbers, each a distinct offset range); a repeat is kept,
+        marked `repeated_batch`, and adds nothing (see summarize_progress).
+        """
         if not self.progress_file.exists():
             return []
         records = []
         total = 0
+        seen: set[int] = set()
         for line in self.progress_file.read_text(encoding="utf-8").splitlines():
             try:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line being written right now
-            # Each job process counts from 0: the run's total spans restarted jobs.
-            total += int(record.get("num_input_rows") or 0)
+            batch_id = record.get("batch_id")
+            rows = int(record.get("num_input_rows") or 0)
+            if batch_id is not None and rows:
+                if int(batch_id) in seen:
+                    record["repeated_batch"] = True
+                    rows = 0
+                seen.add(int(batch_id))
+            total += rows
             record["committed_rows_total"] = total
             records.append(record)
         return records
@@ -271,9 +287,11 @@ def summarize_progress(
     """Figures for the report from the job's per-batch progress lines.
 
     The backlog at each commit is what Kafka had acknowledged (per second of the load)
-    minus what the job had committed to HDFS: the work the pipeline still owed.
+    minus what the job had committed to HDFS: the work the pipeline still owed. A micro-batch
+    reported again by a restarted job (`repeated_batch`, StreamingJob.progress) counts once.
     """
-    batches = [p for p in progress if p.get("num_input_rows")]
+    batches = [p for p in progress if p.get("num_input_rows") and not p.get("repeated_batch")]
+    repeated = sum(1 for p in progress if p.get("repeated_batch"))
     rows = sum(int(p["num_input_rows"]) for p in batches)
     commits = [p["commit_epoch_s"] for p in batches if p.get("commit_epoch_s")]
     last_commit = max(commits) if commits else None
@@ -303,6 +321,7 @@ def summarize_progress(
     ]
     return {
         "batches": len(batches),
+        "repeated_batches": repeated,
         "rows_committed": rows,
         "stored_per_s": rows / span if span and span > 0 else None,
         "freshness_ms": {

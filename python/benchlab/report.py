@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from benchlab.config import ConfigError, RunConfig, parse_config
-from benchlab.criteria import evaluate, overall
+from benchlab.criteria import FAIL, PASS, CriterionResult, evaluate, overall
 from benchlab.metrics import MetricsResult, PromClient, collect, service_figures, total_oom_kills
 from benchlab.restarts import RESTARTS_FILE
 from benchlab.results import (
@@ -27,6 +27,7 @@ from benchlab.results import (
     write_json,
     write_text_atomic,
 )
+from benchlab.verdict import NONE, audited_success_rate, data_verdict, exactly_once_sink
 
 MIB = 1024**2
 GIB = 1024**3
@@ -127,14 +128,27 @@ def build_columns(
             for e in svc_rows
             if e.get("memory_working_set_bytes_peak") is not None
         ]
+        verdict = data_verdict(target.name, aud, exactly_once=exactly_once_sink(target))
+        acked_rate = summary.get("success_rate")
+        if verdict.status == NONE:  # a sink that keeps nothing: acknowledgements are all there is
+            success_rate, success_note = acked_rate, None
+        else:
+            success_rate = audited_success_rate(aud, summary.get("records_due"))
+            success_note = "no audit counts" if verdict.failed else None
         crit = evaluate(
             target.criteria,
-            success_rate=summary.get("success_rate"),
+            success_rate=success_rate,
             p99_ms=lat.get("p99_ms"),
             oom_kills=oom,
+            success_note=success_note,
         )
+        if target.criteria is not None and verdict.status != NONE:
+            crit.append(data_criterion(verdict, aud, exactly_once_sink(target)))
         figures = {
             **summary,
+            "success_rate": success_rate,
+            "acked_success_rate": acked_rate,
+            "data_verdict": verdict.as_dict(),
             "p50_ms": lat.get("p50_ms"),
             "p95_ms": lat.get("p95_ms"),
             "p99_ms": lat.get("p99_ms"),
@@ -168,6 +182,20 @@ def build_columns(
             )
         )
     return columns
+
+
+def data_criterion(verdict: Any, aud: dict[str, Any], exactly_once: bool) -> CriterionResult:
+    """The data verdict as a row of the criteria table (it also sets the exit code)."""
+    dup_rule = "duplicates 0" if exactly_once else "duplicates reported"
+    threshold = f"lost 0, {dup_rule}, audit complete"
+    if aud.get("lost") is not None and aud.get("duplicates") is not None:
+        measured = f"lost {aud['lost']:,}, duplicates {aud['duplicates']:,}"
+    else:
+        measured = "audit incomplete"
+    note = "; ".join(verdict.reasons) if verdict.failed else None
+    return CriterionResult(
+        "data (audit)", threshold, measured, FAIL if verdict.failed else PASS, note
+    )
 
 
 def device_rows(
@@ -209,9 +237,12 @@ def measured_state(col: TargetColumn) -> str:
     f = col.figures
     if f.get("status") != "complete":
         return "interrupted"
-    aud = f.get("audit") or {}
-    if aud.get("lost"):
-        return "lost data"
+    verdict = f.get("data_verdict") or {}
+    if verdict.get("status") == FAIL:
+        reasons = " ".join(verdict.get("reasons") or [])
+        if "lost" in reasons:
+            return "lost data"
+        return "duplicates" if "duplicate" in reasons else "audit incomplete"
     if col.overall == "FAIL":
         return "failed criteria"
     if f.get("errors_total") or f.get("batches_late"):
@@ -286,6 +317,8 @@ def generate_report(
             "throughput_per_s": c.figures.get("throughput_per_s"),
             "peak_per_s": c.figures.get("peak_per_s"),
             "success_rate": c.figures.get("success_rate"),
+            "acked_success_rate": c.figures.get("acked_success_rate"),
+            "data_verdict": c.figures.get("data_verdict"),
             "latency_ms": {k: c.figures.get(k) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")},
             "errors": c.figures.get("errors"),
             "batches_late": c.figures.get("batches_late"),

@@ -98,6 +98,8 @@ def test_deleted_row_is_lost_and_copied_row_is_duplicate(
     assert r.lost == 2 and r.lost_examples == [42, 250]
     assert r.duplicates == 1 and r.duplicate_examples == [7]
     assert r.unacknowledged_present == 1
+    # held exactly once: 299 distinct seqs (298 acked ones left + seq 5000) minus seq 7
+    assert (r.duplicated_seqs, r.exactly_once) == (1, 298)
     assert not r.ok
 
 

@@ -7,8 +7,10 @@ import threading
 import time
 import urllib.request
 
+import pytest
+
 from benchlab.config import parse_load, parse_sink
-from benchlab.loadgen.runner import LoadgenMetrics, run_load
+from benchlab.loadgen.runner import BatchEvent, LoadgenMetrics, TargetRunResult, run_load
 
 NULL = parse_sink({"kind": "null"})
 
@@ -86,3 +88,28 @@ def test_live_metrics_are_served_by_the_parent() -> None:
     assert 'benchlab_loadgen_batches_total{target="null"} 15.0' in final
     assert 'benchlab_loadgen_errors_total{kind="timeout",target="null"} 0.0' in final
     assert "benchlab_loadgen_ack_latency_seconds_bucket" in final
+
+
+# -- latency: successful batches only ------------------------------------------------------
+def event(k: int, ok: bool, latency_s: float) -> BatchEvent:
+    return BatchEvent(
+        0, k, k * 10, 10, 1000.0 + k, 0.001, False, ok, 10 if ok else 0,
+        ((k * 10, 10),) if ok else (), None if ok else "connection",
+        None if ok else "connection refused", latency_s, latency_s, 1,
+    )  # fmt: skip
+
+
+def test_failed_batches_are_counted_by_kind_not_in_the_percentiles() -> None:
+    load = parse_load({"batch_size": 10, "interval_s": 1, "duration_s": 100})
+    r = TargetRunResult("postgresql", {}, 1, "configured", load, 1000.0)
+    for k in range(10):
+        r.add(event(k, True, 0.080), None)
+    for k in range(10, 100):  # an outage: 90 batches refused in 2 ms
+        r.add(event(k, False, 0.002), None)
+    s = r.summary()
+    assert s["latency_ms"]["count"] == 10
+    assert s["latency_ms"]["p50_ms"] == pytest.approx(80.0, rel=0.01)
+    assert s["latency_ms"]["p99_ms"] == pytest.approx(80.0, rel=0.01)
+    assert s["service_time_ms"]["count"] == 10
+    assert s["errors"] == {"connection": 90} and s["batches_failed"] == 90
+    assert s["schedule_lag_ms"]["count"] == 100  # every send, ok or not

@@ -211,9 +211,10 @@ class TargetRunResult:
         self.records_acked += ev.acked
         for first, n in ev.acked_ranges:
             self.acked.add(first, n)
-        self.latency.record_s(ev.latency_s)
-        self.service_time.record_s(ev.service_s)
-        self.lag.record_s(max(0.0, ev.lag_s))
+        if ev.ok:  # a batch refused in 2 ms must not make p99 look better: errors count by kind
+            self.latency.record_s(ev.latency_s)
+            self.service_time.record_s(ev.service_s)
+        self.lag.record_s(max(0.0, ev.lag_s))  # the send's lag behind schedule, ok or not
         ack_wall = ev.due_wall + ev.latency_s
         send_wall = ev.due_wall + ev.lag_s
         if self.first_send_wall is None or send_wall < self.first_send_wall:
@@ -369,7 +370,8 @@ class LoadgenMetrics:
             self.late.labels(target=target).inc()
         if not ev.ok:
             self.errors.labels(target=target, kind=ev.error_kind or "other").inc()
-        self.latency.labels(target=target).observe(ev.latency_s)
+        else:
+            self.latency.labels(target=target).observe(ev.latency_s)
 
 
 ProgressFn = Callable[[TargetRunResult], None]
