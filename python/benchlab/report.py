@@ -84,6 +84,43 @@ def target_limits(
     return cpu_total, mem_total
 
 
+def resource_statement(config: RunConfig, columns: list[TargetColumn], metrics: Any) -> dict[str, Any]:
+    """What each target was given, from the limits in force in this run (SPEC.md section 2
+    asks the report to state the asymmetry), and which supervised programs ran uncapped."""
+    given = [
+        {
+            "target": c.name,
+            "cpu": c.figures.get("cpu_limit_cores"),
+            "memory_gib": (c.figures.get("memory_limit_bytes") or 0) / GIB or None,
+            "services": [
+                f"{svc} x{int(config.services.get(svc, {}).get('instances') or 1)}"
+                for svc in next((t.services for t in config.targets if t.name == c.name), ())
+                if svc in config.services
+            ],
+        }
+        for c in columns
+    ]
+    comparison = None
+    limited = [g for g in given if g["cpu"] and g["memory_gib"]]
+    if len(limited) >= 2:
+        base, other = limited[0], limited[1]
+        comparison = {
+            "base": base["target"],
+            "other": other["target"],
+            "cpu_ratio": other["cpu"] / base["cpu"],
+            "memory_ratio": other["memory_gib"] / base["memory_gib"],
+        }
+    capped = set(config.services)
+    uncapped = sorted(
+        {
+            f"{entry['service']}@{entry['host']}" if entry.get("host") else entry["service"]
+            for entry in getattr(metrics, "services", {}).values()
+            if entry.get("service") and entry["service"] not in capped
+        }
+    )
+    return {"given": given, "comparison": comparison, "uncapped": uncapped}
+
+
 def build_columns(
     config: RunConfig,
     run_dir: Path,
@@ -300,6 +337,7 @@ def generate_report(
         "run": run,
         "config": config,
         "columns": columns,
+        "resources": resource_statement(config, columns, metrics),
         "metrics": metrics,
         "partial": (run_dir / "PARTIAL").exists(),
         "restarts": restarts,

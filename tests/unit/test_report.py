@@ -206,6 +206,10 @@ def test_report_with_two_targets_and_prometheus(tmp_path: Path) -> None:
     assert "Highest throughput: postgresql at 200.0 records/s, 1.11x pipeline" in report
     assert "| postgresql | throughput | 170 /s | 200.0 /s |" in report
     assert "| postgresql | postgresql_svc | localhost | 1.00 / 1.50 | 50 / 75 |" in report
+    # The asymmetry is computed from the limits in force, not stated as fixed text.
+    assert "- postgresql: 2.00 CPU / 2.00 GiB (postgresql_svc x1)" in report
+    assert "- pipeline: 4.00 CPU / 4.00 GiB (pipeline_svc x1)" in report
+    assert "pipeline had 2.00x the CPU and 2.00x the memory of postgresql (the reference lab" in report
     assert (run_dir / "metrics" / "service_cpu_cores.csv").read_text().startswith("timestamp,")
     run = json.loads((run_dir / "run.json").read_text())
     assert run["figures"]["postgresql"]["overall"] == "FAIL"
@@ -221,6 +225,8 @@ def test_report_degrades_when_prometheus_is_unreachable(tmp_path: Path) -> None:
     assert "| postgresql | OOM kills | none | n/a | **UNKNOWN**" in report
     assert "| memory peak: working set / with page cache | n/a / n/a |" in report
     assert "Only one system ran" in report
+    assert "- postgresql: 2.00 CPU / 2.00 GiB (postgresql_svc x1)" in report
+    assert "x the CPU" not in report  # one system: nothing to compare
     # regenerating rewrites report.md in place and nothing else is lost
     generate_report(run_dir)
     assert (run_dir / "load.json").exists() and (run_dir / "audit.json").exists()
@@ -296,3 +302,44 @@ def test_pipeline_column_shows_stored_rate_freshness_and_drain(tmp_path: Path) -
     assert "| drain after the load stopped (s) | n/a | 4.2 |" in report
     backlog_row = "| backlog peak: acknowledged by Kafka, not yet in HDFS (records) | n/a | 640 |"
     assert backlog_row in report
+
+
+def test_resource_statement_names_uncapped_programs_and_the_real_ratio() -> None:
+    """The local inventory gives PostgreSQL 1 CPU and the pipeline 0.5 + 0.5: the report must
+    say they had the same CPU, not repeat SPEC.md's 2x of the lab; programs running outside a
+    kit cgroup are named."""
+    from types import SimpleNamespace
+
+    from benchlab.config import parse_config
+    from benchlab.report import TargetColumn, resource_statement
+
+    config = parse_config(
+        {
+            "run_id": "r",
+            "phase": "1",
+            "load": {"batch_size": 10, "interval_s": 1, "duration_s": 10, "record_bytes": 300},
+            "targets": [
+                {"target": "postgresql", "sink": PG_SINK, "services": ["postgresql"]},
+                {"target": "pipeline", "sink": PG_SINK, "services": ["dn", "sw"]},
+            ],
+            "services": {
+                "postgresql": {"cpu_limit": 1.0, "memory_limit_bytes": 2 * 1024**3},
+                "dn": {"cpu_limit": 0.5, "memory_limit_bytes": 1024**3, "instances": 1},
+                "sw": {"cpu_limit": 0.5, "memory_limit_bytes": 1024**3, "instances": 1},
+            },
+        }
+    )
+    columns = [
+        TargetColumn(name, {"cpu_limit_cores": cpu, "memory_limit_bytes": mem}, [], "", {}, [])
+        for name, cpu, mem in (("postgresql", 1.0, 2 * 1024**3), ("pipeline", 1.0, 2 * 1024**3))
+    ]
+    metrics = SimpleNamespace(
+        services={
+            "kafka@localhost": {"service": "kafka", "host": "localhost"},
+            "dn@localhost": {"service": "dn", "host": "localhost"},
+        }
+    )
+    statement = resource_statement(config, columns, metrics)
+    assert statement["uncapped"] == ["kafka@localhost"]
+    assert statement["given"][1]["services"] == ["dn x1", "sw x1"]
+    assert statement["comparison"]["cpu_ratio"] == pytest.approx(1.0)
