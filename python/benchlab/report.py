@@ -84,7 +84,9 @@ def target_limits(
     return cpu_total, mem_total
 
 
-def resource_statement(config: RunConfig, columns: list[TargetColumn], metrics: Any) -> dict[str, Any]:
+def resource_statement(
+    config: RunConfig, columns: list[TargetColumn], metrics: Any
+) -> dict[str, Any]:
     """What each target was given, from the limits in force in this run (SPEC.md section 2
     asks the report to state the asymmetry), and which supervised programs ran uncapped."""
     given = [

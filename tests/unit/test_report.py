@@ -209,7 +209,7 @@ def test_report_with_two_targets_and_prometheus(tmp_path: Path) -> None:
     # The asymmetry is computed from the limits in force, not stated as fixed text.
     assert "- postgresql: 2.00 CPU / 2.00 GiB (postgresql_svc x1)" in report
     assert "- pipeline: 4.00 CPU / 4.00 GiB (pipeline_svc x1)" in report
-    assert "pipeline had 2.00x the CPU and 2.00x the memory of postgresql (the reference lab" in report
+    assert "pipeline had 2.00x the CPU and 2.00x the memory of postgresql (the ref" in report
     assert (run_dir / "metrics" / "service_cpu_cores.csv").read_text().startswith("timestamp,")
     run = json.loads((run_dir / "run.json").read_text())
     assert run["figures"]["postgresql"]["overall"] == "FAIL"
