@@ -1,6 +1,6 @@
 """The timing table scripts/test.sh prints last: each stage's seconds, then the ten slowest
 tests of every pytest run (JUnit reports; a test's time includes its fixtures' set-up, so the
-test that first asks for the lab carries site.yml).
+test that first asks for the lab carries site.yml), then one line of totals over all runs.
 
     python scripts/test_timings.py STAGES_TSV [JUNIT_XML ...]
 """
@@ -33,6 +33,20 @@ def tests(reports: list[Path]) -> list[tuple[float, str]]:
     return sorted(out, reverse=True)[:SLOWEST]
 
 
+def counts(reports: list[Path]) -> tuple[int, int, int]:
+    """(passed, failed, skipped) over every JUnit report; errors count as failed."""
+    passed = failed = skipped = 0
+    for report in reports:
+        if not report.exists() or report.stat().st_size == 0:
+            continue
+        for suite in ET.parse(report).iter("testsuite"):
+            total, bad = int(suite.get("tests", 0)), int(suite.get("failures", 0))
+            bad += int(suite.get("errors", 0))
+            skip = int(suite.get("skipped", 0))
+            passed, failed, skipped = passed + total - bad - skip, failed + bad, skipped + skip
+    return passed, failed, skipped
+
+
 def minutes(seconds: float) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
 
@@ -46,11 +60,14 @@ def main(argv: list[str]) -> int:
         print(f"  {name:<{width}}  {seconds:8.1f}  {minutes(seconds):>8}  {outcome}")
     total = sum(seconds for _, seconds, _ in rows)
     print(f"  {'total':<{width}}  {total:8.1f}  {minutes(total):>8}")
-    slowest = tests([Path(arg) for arg in argv[2:]])
+    reports = [Path(arg) for arg in argv[2:]]
+    slowest = tests(reports)
     if slowest:
         print(f"=== test: the {len(slowest)} slowest tests (seconds, fixtures included)")
         for seconds, name in slowest:
             print(f"  {seconds:8.1f}  {name}")
+    passed, failed, skipped = counts(reports)
+    print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
     return 0
 
 
