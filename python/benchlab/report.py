@@ -85,23 +85,30 @@ def target_limits(
 
 
 def resource_statement(
-    config: RunConfig, columns: list[TargetColumn], metrics: Any
+    config: RunConfig, columns: list[TargetColumn], metrics: MetricsResult
 ) -> dict[str, Any]:
     """What each target was given, from the limits in force in this run (SPEC.md section 2
     asks the report to state the asymmetry), and which supervised programs ran uncapped."""
-    given = [
-        {
-            "target": c.name,
-            "cpu": c.figures.get("cpu_limit_cores"),
-            "memory_gib": (c.figures.get("memory_limit_bytes") or 0) / GIB or None,
-            "services": [
-                f"{svc} x{int(config.services.get(svc, {}).get('instances') or 1)}"
-                for svc in next((t.services for t in config.targets if t.name == c.name), ())
-                if svc in config.services
-            ],
-        }
-        for c in columns
-    ]
+    services_of = {t.name: t.services for t in config.targets}
+
+    def instances(svc: str) -> int:
+        return int(config.services[svc].get("instances") or 1)
+
+    given = []
+    for c in columns:
+        memory = c.figures.get("memory_limit_bytes")
+        given.append(
+            {
+                "target": c.name,
+                "cpu": c.figures.get("cpu_limit_cores"),
+                "memory_gib": memory / GIB if memory else None,
+                "services": [
+                    f"{svc} x{instances(svc)}"
+                    for svc in services_of.get(c.name, ())
+                    if svc in config.services
+                ],
+            }
+        )
     comparison = None
     limited = [g for g in given if g["cpu"] and g["memory_gib"]]
     if len(limited) >= 2:
@@ -116,7 +123,7 @@ def resource_statement(
     uncapped = sorted(
         {
             f"{entry['service']}@{entry['host']}" if entry.get("host") else entry["service"]
-            for entry in getattr(metrics, "services", {}).values()
+            for entry in metrics.services.values()
             if entry.get("service") and entry["service"] not in capped
         }
     )
