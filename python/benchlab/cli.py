@@ -53,6 +53,21 @@ def _err(console: Console, message: str) -> None:
     console.print(f"[bold red]benchlab:[/] {message}", highlight=False)
 
 
+# -- check-config -------------------------------------------------------------------------
+def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
+    """Parse a run configuration as `benchlab run` would; changes nothing (template validate:)."""
+    from benchlab.config import ConfigError, load_config
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        _err(console, str(exc))
+        return EXIT_BAD_INPUT
+    names = ", ".join(f"{t.name} ({t.type})" for t in config.targets)
+    console.print(f"run configuration {args.config}: valid; targets {names}")
+    return EXIT_OK
+
+
 # -- run ----------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -347,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-metrics", action="store_true", help="report without Prometheus")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("check-config", help="validate a run configuration without running it")
+    p.add_argument("config", help="the run configuration (JSON), e.g. as bench.yml renders it")
+    p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("report", help="(re)write report.md and complete run.json for a run")
     p.add_argument("--run-dir", required=True)

@@ -1,7 +1,9 @@
 """Run configuration (docs/architecture.md, "Run configuration"): load, validate, dataclasses.
 
-Every problem raises :class:`ConfigError` naming the field and the fix; the CLI turns it into
-exit code 2 before anything is changed.
+One shape: the run's load, the lab's group addresses and a ``targets`` list; each target's
+entry is parsed by its package (benchlab.targets). Every problem raises
+:class:`ConfigError` naming the field and the fix; the CLI turns it into exit code 2 before
+anything is changed.
 """
 
 from __future__ import annotations
@@ -13,22 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlab.runparams import BOUND_BY_KEY, PG_DEFAULT_METHOD, PG_METHODS
+from benchlab import targets
+from benchlab.criteria import Criteria
+from benchlab.fields import ConfigError, mapping, number, string
+from benchlab.runparams import BOUND_BY_KEY
+from benchlab.targets import Lab, TargetConfig
 
-SINK_KINDS = ("postgresql", "kafka", "null")
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
 SECRET_KEYS = ("password",)
-
-
-class ConfigError(ValueError):
-    """A bad value in the run configuration: names the field and how to fix it."""
-
-    def __init__(self, field_name: str, problem: str, fix: str) -> None:
-        self.field = field_name
-        self.problem = problem
-        self.fix = fix
-        super().__init__(f"config field '{field_name}': {problem}; fix: {fix}")
+# The keys every target entry may have; its package adds its own (Target.keys).
+COMMON_TARGET_KEYS = ("name", "type", "criteria", "hypothesis", "services")
 
 
 @dataclass(frozen=True)
@@ -60,77 +56,13 @@ class LoadConfig:
 
 
 @dataclass(frozen=True)
-class SinkConfig:
-    kind: str
-    method: str = PG_DEFAULT_METHOD
-    host: str = "127.0.0.1"
-    port: int = 5432
-    dbname: str = "benchlab"
-    user: str = "benchlab"
-    password_file: str | None = None
-    table: str = "events"
-    connect_timeout_s: float = 5.0
-    statement_timeout_ms: int = 10000
-    retries: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def read_password(self) -> str | None:
-        """The password from password_file; ConfigError when it cannot be read."""
-        if self.password_file is None:
-            return None
-        path = Path(self.password_file)
-        try:
-            return path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                "sink.password_file",
-                f"cannot read {path}: {exc.strerror or exc}",
-                "run site.yml to generate the secret, or point password_file at a readable file",
-            ) from exc
-
-
-@dataclass(frozen=True)
-class Criteria:
-    min_success_rate: float
-    max_p99_ms: float
-    oom_allowed: bool
-
-
-@dataclass(frozen=True)
-class StreamingConfig:
-    """Where the pipeline's Structured Streaming job runs and writes (a kafka target's)."""
-
-    master: str
-    namenode: str
-    jar_dir: str = "/opt/benchlab/jars/spark-kafka"
-    base_dir: str = "/benchlab"
-    trigger_s: float = 5.0
-    driver_memory: str = "512m"
-    driver_host: str = "127.0.0.1"
-    ready_timeout_s: float = 180.0
-    drain_timeout_s: float = 300.0
-
-
-@dataclass(frozen=True)
-class TargetConfig:
-    """One system under test in a run; a run may hold several (PostgreSQL, pipeline...)."""
-
-    name: str
-    sink: SinkConfig
-    criteria: Criteria | None
-    hypothesis: dict[str, Any]
-    services: tuple[str, ...]
-    # The pipeline's streaming job; None for a sink that stores what it acknowledges.
-    streaming: StreamingConfig | None = None
-
-
-@dataclass(frozen=True)
 class RunConfig:
     run_id: str
     phase: str
     inventory: str
     load: LoadConfig
     targets: tuple[TargetConfig, ...]
+    lab: Lab
     prometheus_url: str | None
     loadgen_metrics_port: int
     loadgen_metrics_addr: str
@@ -163,77 +95,10 @@ def redact(value: Any) -> Any:
     return value
 
 
-def _number(
-    section: dict[str, Any],
-    prefix: str,
-    key: str,
-    *,
-    integer: bool = False,
-    minimum: float | None = None,
-    exclusive_min: bool = False,
-    maximum: float | None = None,
-    default: Any = ...,
-) -> Any:
-    name = f"{prefix}.{key}" if prefix else key
-    if key not in section or section[key] is None:
-        if default is ...:
-            raise ConfigError(name, "is missing", f"set {name} to a number")
-        return default
-    value = section[key]
-    if isinstance(value, str):
-        try:
-            value = float(value) if not integer else int(value)
-        except ValueError:
-            raise ConfigError(
-                name, f"'{section[key]}' is not a number", f"set {name} to a number"
-            ) from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(name, f"{value!r} is not a number", f"set {name} to a number")
-    if not math.isfinite(value):
-        raise ConfigError(name, f"{value!r} is not finite", f"set {name} to a finite number")
-    if integer:
-        if float(value) != int(value):
-            raise ConfigError(name, f"{value!r} is not a whole number", f"use an integer {name}")
-        value = int(value)
-    else:
-        value = float(value)
-    if minimum is not None and (value <= minimum if exclusive_min else value < minimum):
-        bound = f"greater than {minimum:g}" if exclusive_min else f"at least {minimum:g}"
-        raise ConfigError(name, f"{value!r} is out of range", f"{name} must be {bound}")
-    if maximum is not None and value > maximum:
-        raise ConfigError(name, f"{value!r} is out of range", f"{name} must be at most {maximum:g}")
-    return value
-
-
-def _section(data: dict[str, Any], key: str, *, required: bool = True) -> dict[str, Any]:
-    if key not in data or data[key] is None:
-        if required:
-            raise ConfigError(key, "is missing", f"add a '{key}' object to the run configuration")
-        return {}
-    value = data[key]
-    if not isinstance(value, dict):
-        raise ConfigError(
-            key, f"must be an object, got {type(value).__name__}", "use a JSON object"
-        )
-    return value
-
-
-def _string(section: dict[str, Any], prefix: str, key: str, default: Any = ...) -> str:
-    name = f"{prefix}.{key}" if prefix else key
-    if key not in section or section[key] is None:
-        if default is ...:
-            raise ConfigError(name, "is missing", f"set {name}")
-        return default
-    value = section[key]
-    if not isinstance(value, str | int) or isinstance(value, bool) or str(value) == "":
-        raise ConfigError(name, f"{value!r} is not a non-empty string", f"set {name} to a string")
-    return str(value)
-
-
 def _bounded(data: dict[str, Any], key: str, default: Any = ...) -> Any:
     """A load field checked against benchlab.runparams.BOUNDS (the bounds -e is checked with)."""
     bound = BOUND_BY_KEY[key]
-    return _number(
+    return number(
         data, "load", key, integer=bound.integer, minimum=bound.minimum,
         exclusive_min=bound.exclusive_min, maximum=bound.maximum, default=default,
     )  # fmt: skip
@@ -246,106 +111,10 @@ def parse_load(data: dict[str, Any]) -> LoadConfig:
         interval_s=_bounded(data, "interval_s"),
         duration_s=_bounded(data, "duration_s"),
         record_bytes=_bounded(data, "record_bytes", default=300),
-        processes=_number(data, p, "processes", integer=True, minimum=0, maximum=256, default=0),
-        late_after_ms=_number(data, p, "late_after_ms", minimum=0, default=10.0),
-        drain_s=_number(data, p, "drain_s", minimum=0, default=None),
-        seed=_number(data, p, "seed", integer=True, minimum=0, default=0),
-    )
-
-
-def parse_sink(data: dict[str, Any], prefix: str = "sink") -> SinkConfig:
-    kind = _string(data, prefix, "kind")
-    if kind not in SINK_KINDS:
-        raise ConfigError(
-            f"{prefix}.kind", f"unknown sink kind '{kind}'", f"use one of {', '.join(SINK_KINDS)}"
-        )
-    known = {
-        "kind", "method", "host", "port", "dbname", "user", "password_file", "table",
-        "connect_timeout_s", "statement_timeout_ms", "retries", "password",
-    }  # fmt: skip
-    if "password" in data:
-        raise ConfigError(
-            f"{prefix}.password",
-            "passwords are never put in the run configuration",
-            "write it to a 0600 file and set password_file",
-        )
-    method = _string(data, prefix, "method", PG_DEFAULT_METHOD if kind == "postgresql" else "none")
-    if kind == "postgresql" and method not in PG_METHODS:
-        raise ConfigError(
-            f"{prefix}.method",
-            f"unknown write method '{method}'",
-            f"use one of {', '.join(PG_METHODS)}",
-        )
-    table = _string(data, prefix, "table", "events")
-    if not IDENT_RE.match(table):
-        raise ConfigError(
-            f"{prefix}.table",
-            f"'{table}' is not a plain table name",
-            "use e.g. events or public.events",
-        )
-    password_file = data.get("password_file")
-    if kind == "postgresql" and not password_file:
-        raise ConfigError(
-            f"{prefix}.password_file", "is missing", "point it at the generated password file"
-        )
-    return SinkConfig(
-        kind=kind,
-        method=method,
-        host=_string(data, prefix, "host", "127.0.0.1"),
-        port=_number(data, prefix, "port", integer=True, minimum=1, maximum=65535, default=5432),
-        dbname=_string(data, prefix, "dbname", "benchlab"),
-        user=_string(data, prefix, "user", "benchlab"),
-        password_file=str(password_file) if password_file else None,
-        table=table,
-        connect_timeout_s=_number(
-            data, prefix, "connect_timeout_s", minimum=0, exclusive_min=True, default=5.0
-        ),
-        statement_timeout_ms=_number(
-            data, prefix, "statement_timeout_ms", integer=True, minimum=0, default=10000
-        ),
-        retries=_number(data, prefix, "retries", integer=True, minimum=0, maximum=10, default=0),
-        extra={k: v for k, v in data.items() if k not in known},
-    )
-
-
-def parse_criteria(data: dict[str, Any] | None, prefix: str = "criteria") -> Criteria | None:
-    if not data:
-        return None
-    oom = data.get("oom_allowed", False)
-    if isinstance(oom, str) and oom.lower() in ("true", "false", "yes", "no"):
-        oom = oom.lower() in ("true", "yes")
-    if not isinstance(oom, bool):
-        raise ConfigError(f"{prefix}.oom_allowed", f"{oom!r} is not a boolean", "use true or false")
-    return Criteria(
-        min_success_rate=_number(data, prefix, "min_success_rate", minimum=0, maximum=1),
-        max_p99_ms=_number(data, prefix, "max_p99_ms", minimum=0, exclusive_min=True),
-        oom_allowed=oom,
-    )
-
-
-def parse_streaming(data: dict[str, Any] | None, prefix: str) -> StreamingConfig | None:
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise ConfigError(prefix, "must be an object", "give master, namenode, ...")
-    master = _string(data, prefix, "master")
-    namenode = _string(data, prefix, "namenode")
-    if not master.startswith("spark://"):
-        raise ConfigError(f"{prefix}.master", f"{master!r} is not a spark:// URL",
-                          "e.g. spark://127.0.0.1:7077")  # fmt: skip
-    if not namenode.startswith("hdfs://"):
-        raise ConfigError(f"{prefix}.namenode", f"{namenode!r} is not an hdfs:// URL",
-                          "e.g. hdfs://127.0.0.1:8020")  # fmt: skip
-    return StreamingConfig(
-        master=master,
-        namenode=namenode,
-        jar_dir=_string(data, prefix, "jar_dir", StreamingConfig.jar_dir),
-        base_dir=_string(data, prefix, "base_dir", StreamingConfig.base_dir),
-        trigger_s=_number(data, prefix, "trigger_s", minimum=0.1, maximum=600, default=5.0),
-        driver_memory=_string(data, prefix, "driver_memory", StreamingConfig.driver_memory),
-        driver_host=_string(data, prefix, "driver_host", StreamingConfig.driver_host),
-        ready_timeout_s=_number(data, prefix, "ready_timeout_s", minimum=1, default=180.0),
-        drain_timeout_s=_number(data, prefix, "drain_timeout_s", minimum=1, default=300.0),
+        processes=number(data, p, "processes", integer=True, minimum=0, maximum=256, default=0),
+        late_after_ms=number(data, p, "late_after_ms", minimum=0, default=10.0),
+        drain_s=number(data, p, "drain_s", minimum=0, default=None),
+        seed=number(data, p, "seed", integer=True, minimum=0, default=0),
     )
 
 
@@ -354,66 +123,67 @@ def _default_services(target: str, services: dict[str, Any]) -> tuple[str, ...]:
     return tuple(names) if names else ((target,) if target in services else ())
 
 
-def parse_targets(data: dict[str, Any], services: dict[str, Any]) -> tuple[TargetConfig, ...]:
-    """Either one target (top-level target/sink/criteria/hypothesis) or a `targets` list."""
-    if "targets" in data:
-        items = data["targets"]
-        if not isinstance(items, list) or not items:
-            raise ConfigError("targets", "must be a non-empty list", "list one object per system")
-        specs = []
-        for i, item in enumerate(items):
-            if not isinstance(item, dict):
-                raise ConfigError(f"targets[{i}]", "must be an object", "use a JSON object")
-            specs.append((f"targets[{i}]", item))
-    else:
-        specs = [("", data)]
-    targets: list[TargetConfig] = []
-    for prefix, item in specs:
-        dot = f"{prefix}." if prefix else ""
-        name = _string(item, prefix, "name" if prefix and "target" not in item else "target")
+def parse_targets(
+    data: dict[str, Any], services: dict[str, Any], lab: Lab
+) -> tuple[TargetConfig, ...]:
+    """The `targets` list: one entry per system under test, parsed by its package."""
+    items = data.get("targets")
+    if not isinstance(items, list) or not items:
+        raise ConfigError(
+            "targets", "must be a non-empty list",
+            'list one object per system, e.g. [{"name": "postgresql", "sink": {...}}]',
+        )  # fmt: skip
+    parsed: list[TargetConfig] = []
+    for i, item in enumerate(items):
+        prefix = f"targets[{i}]"
+        if not isinstance(item, dict):
+            raise ConfigError(prefix, "must be an object", "use a JSON object")
+        name = string(item, prefix, "name")
         if not RUN_ID_RE.match(name):
             raise ConfigError(
-                f"{dot}target", f"'{name}' is not a plain name", "use e.g. postgresql"
+                f"{prefix}.name", f"'{name}' is not a plain name", "use e.g. postgresql"
             )
-        sink = parse_sink(_sub(item, "sink", dot), f"{dot}sink")
-        criteria = parse_criteria(item.get("criteria"), f"{dot}criteria")
-        hypothesis = item.get("hypothesis") or {}
-        if not isinstance(hypothesis, dict):
-            raise ConfigError(f"{dot}hypothesis", "must be an object", "use a JSON object")
-        svc = item.get("services")
-        if svc is None or isinstance(svc, dict):
+        if any(t.name == name for t in parsed):
+            raise ConfigError(
+                f"{prefix}.name", f"'{name}' appears twice", "give each target a unique name"
+            )
+        kind = string(item, prefix, "type", name)
+        try:
+            target = targets.get(kind)
+        except targets.UnknownTarget:
+            raise ConfigError(
+                f"{prefix}.type", f"no target package '{kind}'",
+                f"use one of {', '.join(targets.available())}, or add benchlab/targets/{kind}/",
+            ) from None  # fmt: skip
+        entry = lab.resolve(item, prefix)
+        for key in entry:
+            if key not in COMMON_TARGET_KEYS + target.keys:
+                raise ConfigError(
+                    f"{prefix}.{key}", f"is not a field of a {kind} target",
+                    f"use {', '.join(COMMON_TARGET_KEYS + target.keys)}",
+                )  # fmt: skip
+        sink, settings = target.parse(entry, prefix)
+        hypothesis = mapping(entry, prefix, "hypothesis", required=False)
+        svc = entry.get("services")
+        if svc is None:
             svc_names = _default_services(name, services)
         elif isinstance(svc, list) and all(isinstance(s, str) for s in svc):
             svc_names = tuple(svc)
         else:
             raise ConfigError(
-                f"{dot}services", "must be a list of service names", 'e.g. ["postgresql"]'
+                f"{prefix}.services", "must be a list of service names", 'e.g. ["postgresql"]'
             )
-        if any(t.name == name for t in targets):
-            raise ConfigError(
-                f"{dot}target", f"'{name}' appears twice", "give each target a unique name"
-            )
-        streaming = parse_streaming(item.get("streaming"), f"{dot}streaming")
-        if sink.kind == "kafka" and streaming is None:
-            raise ConfigError(
-                f"{dot}streaming", "is missing for a kafka target",
-                "give the Spark master and HDFS NameNode the streaming job uses",
-            )  # fmt: skip
-        targets.append(TargetConfig(name, sink, criteria, hypothesis, svc_names, streaming))
-    return tuple(targets)
-
-
-def _sub(item: dict[str, Any], key: str, dot: str) -> dict[str, Any]:
-    value = item.get(key)
-    if not isinstance(value, dict):
-        raise ConfigError(f"{dot}{key}", "is missing or not an object", f"add a '{key}' object")
-    return value
+        criteria = Criteria.parse(
+            mapping(entry, prefix, "criteria", required=False), f"{prefix}.criteria"
+        )
+        parsed.append(TargetConfig(name, kind, sink, criteria, hypothesis, svc_names, settings))
+    return tuple(parsed)
 
 
 def parse_config(data: Any) -> RunConfig:
     if not isinstance(data, dict):
         raise ConfigError("<root>", "the run configuration must be a JSON object", "fix the file")
-    run_id = _string(data, "", "run_id")
+    run_id = string(data, "", "run_id")
     if not RUN_ID_RE.match(run_id):
         raise ConfigError(
             "run_id", f"'{run_id}' has characters other than letters, digits, '.', '_', '-'",
@@ -427,8 +197,8 @@ def parse_config(data: Any) -> RunConfig:
             raise ConfigError(f"services.{name}", "must be an object", "give host and limits")
         for key in ("cpu_limit", "memory_limit_bytes", "cpu_request", "memory_request_bytes"):
             if key in svc:
-                _number(svc, f"services.{name}", key, minimum=0, exclusive_min=True)
-    port = _number(
+                number(svc, f"services.{name}", key, minimum=0, exclusive_min=True)
+    port = number(
         data, "", "loadgen_metrics_port", integer=True, minimum=0, maximum=65535, default=9105
     )
     prom = data.get("prometheus_url")
@@ -441,9 +211,10 @@ def parse_config(data: Any) -> RunConfig:
     for key in ("host_facts", "versions", "calibration", "workers"):
         if key in data and not isinstance(data[key], dict):
             raise ConfigError(key, "must be an object", "use a JSON object")
+    lab = Lab.parse(data.get("lab"))
     workers = data.get("workers") or {}
     if workers:
-        _number(workers, "workers", "count", integer=True, minimum=0)
+        number(workers, "workers", "count", integer=True, minimum=0)
         hosts = workers.get("hosts", {})
         if not isinstance(hosts, dict) or not all(isinstance(v, list) for v in hosts.values()):
             raise ConfigError(
@@ -453,13 +224,14 @@ def parse_config(data: Any) -> RunConfig:
             )
     return RunConfig(
         run_id=run_id,
-        phase=_string(data, "", "phase", "custom"),
-        inventory=_string(data, "", "inventory", "local"),
-        load=parse_load(_section(data, "load")),
-        targets=parse_targets(data, services),
+        phase=string(data, "", "phase", "custom"),
+        inventory=string(data, "", "inventory", "local"),
+        load=parse_load(mapping(data, "", "load")),
+        targets=parse_targets(data, services, lab),
+        lab=lab,
         prometheus_url=prom,
         loadgen_metrics_port=port,
-        loadgen_metrics_addr=_string(data, "", "loadgen_metrics_addr", "0.0.0.0"),
+        loadgen_metrics_addr=string(data, "", "loadgen_metrics_addr", "0.0.0.0"),
         services=services,
         host_facts=data.get("host_facts") or {},
         versions=data.get("versions") or {},

@@ -5,9 +5,29 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from benchlab.config import Criteria
+from benchlab import fields
 
 PASS, FAIL, UNKNOWN = "PASS", "FAIL", "UNKNOWN"
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """A target's thresholds for one phase (group_vars/all/targets.yml `criteria`)."""
+
+    min_success_rate: float
+    max_p99_ms: float
+    oom_allowed: bool
+
+    @classmethod
+    def parse(cls, data: dict[str, Any] | None, prefix: str) -> Criteria | None:
+        if not data:
+            return None
+        fields.refuse_unknown(data, prefix, ("min_success_rate", "max_p99_ms", "oom_allowed"))
+        return cls(
+            min_success_rate=fields.number(data, prefix, "min_success_rate", minimum=0, maximum=1),
+            max_p99_ms=fields.number(data, prefix, "max_p99_ms", minimum=0, exclusive_min=True),
+            oom_allowed=fields.boolean(data, prefix, "oom_allowed", False),
+        )
 
 
 @dataclass(frozen=True)

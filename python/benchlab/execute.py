@@ -9,11 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlab import __version__
+from benchlab import __version__, targets
 from benchlab.config import ConfigError, RunConfig
 from benchlab.exitcodes import EXIT_DATA_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from benchlab.loadgen.runner import LoadgenMetrics, ProgressFn, TargetRunResult, run_load
-from benchlab.pipeline import PipelineError, StreamingJob, summarize_progress
 from benchlab.results import (
     PARTIAL_MARKER,
     check_new_run_dir,
@@ -22,7 +21,8 @@ from benchlab.results import (
     write_json,
     write_text_atomic,
 )
-from benchlab.sinks import SinkUnreachable, make_sink
+from benchlab.sinks import SinkUnreachable
+from benchlab.targets import AfterLoad, TargetNotReady, TargetSession
 from benchlab.verdict import DataVerdict, run_verdicts
 
 
@@ -60,11 +60,7 @@ def preflight(config: RunConfig, results_root: Path) -> None:
     """
     check_new_run_dir(results_root, config.run_id)
     for target in config.targets:
-        target.sink.read_password()
-    for target in config.targets:
-        sink = make_sink(target.sink, name=target.name)
-        sink.open()  # SinkUnreachable propagates
-        sink.close()
+        targets.get(target.type).preflight(target)  # SinkUnreachable propagates
 
 
 def start_metrics(config: RunConfig) -> LoadgenMetrics:
@@ -120,38 +116,11 @@ def write_target_results(run_dir: Path, result: TargetRunResult) -> None:
     )
 
 
-def audit_target(
-    config: RunConfig, result: TargetRunResult, job: StreamingJob | None = None
-) -> dict[str, Any]:
-    target = config.target(result.target)
-    if job is not None:
-        from benchlab.hdfs_audit import audit_hdfs
-
-        try:
-            return audit_hdfs(target.name, job.output, config.run_id, result.acked).as_dict()
-        except Exception as exc:
-            return {"target": target.name, "error": f"audit failed: {type(exc).__name__}: {exc}"}
-    sink = make_sink(target.sink, name=target.name)
-    if not sink.supports_audit:
-        return {
-            "target": target.name,
-            "skipped": f"sink kind {target.sink.kind} keeps nothing to audit",
-        }
-    from benchlab.audit import audit_postgres
-
-    try:
-        return audit_postgres(target.name, target.sink, config.run_id, result.acked).as_dict()
-    except Exception as exc:
-        return {"target": target.name, "error": f"audit failed: {type(exc).__name__}: {exc}"}
-
-
-def summary(result: TargetRunResult, streaming: dict[str, Any] | None) -> dict[str, Any]:
-    """The load summary; for the pipeline, throughput is what reached HDFS, not Kafka's acks."""
+def summary(result: TargetRunResult, after: AfterLoad | None) -> dict[str, Any]:
+    """The load summary, with what the target's session measured after the load."""
     figures = result.summary()
-    if streaming is not None:
-        figures["acked_throughput_per_s"] = figures["throughput_per_s"]
-        figures["throughput_per_s"] = streaming.get("stored_per_s")
-        figures["streaming"] = streaming
+    if after is not None:
+        figures.update(after.figures)
     return figures
 
 
@@ -170,68 +139,52 @@ def execute(
         run = initial_run_json(config)
         write_json(run_dir / "run.json", run)
         results: dict[str, TargetRunResult] = {}
-        streaming: dict[str, dict[str, Any]] = {}
+        after_load: dict[str, AfterLoad] = {}
         audits: dict[str, dict[str, Any]] = {}
         failed: list[str] = []
         status = "complete"
 
         def summaries() -> dict[str, dict[str, Any]]:
-            return {t: summary(r, streaming.get(t)) for t, r in results.items()}
+            return {t: summary(r, after_load.get(t)) for t, r in results.items()}
+
+        def phase(text: str) -> None:
+            if on_phase:
+                on_phase(text)
 
         for target in config.targets:
             if should_stop():
                 status = "partial"
                 break
-            job = None
-            if target.streaming is not None:
-                if on_phase:
-                    on_phase(f"start the streaming job for {target.name}")
-                job = StreamingJob(
-                    config.run_id,
-                    target.sink,
-                    target.streaming,
-                    run_dir / "streaming" / target.name,
-                )
-                try:
-                    job.start(should_stop)
-                except (PipelineError, OSError) as exc:
-                    failed.append(target.name)
-                    audits[target.name] = {"target": target.name, "error": f"not run: {exc}"}
-                    write_json(run_dir / "audit.json", audits)
-                    continue
-            if on_phase:
-                on_phase(f"load {target.name}")
+            session: TargetSession = targets.get(target.type).session(
+                target, config.run_id, run_dir
+            )
+            phase(f"prepare {target.name}")
+            try:
+                session.start(should_stop)
+            except TargetNotReady as exc:
+                failed.append(target.name)
+                audits[target.name] = {"target": target.name, "error": f"not run: {exc}"}
+                write_json(run_dir / "audit.json", audits)
+                continue
+            phase(f"load {target.name}")
             try:
                 result = run_load(
                     target.name, config.run_id, config.load, target.sink,
                     should_stop=should_stop, metrics=metrics, on_progress=on_progress,
                 )  # fmt: skip
             finally:
-                if job is not None and should_stop():
-                    job.stop()
+                if should_stop():
+                    session.abort()
             results[target.name] = result
             write_target_results(run_dir, result)
             if result.status != "complete":
                 status = "partial"
-            if job is not None:
-                if on_phase:
-                    on_phase(f"drain {target.name} into HDFS")
-                drain = job.wait_drained(result.records_acked, result.end_wall, should_stop)
-                exit_code = job.stop()
-                if not drain.drained and not should_stop():
-                    failed.append(target.name)  # job dead after its restarts, or drain time-out
-                acked = {second: row[1] for second, row in result.per_second.items()}
-                progress = summarize_progress(job.progress(), result.t0_wall, drain, acked)
-                streaming[target.name] = {
-                    **progress,
-                    "job_exit_code": exit_code,
-                    "job_restarts": job.restarts,
-                    "output": job.output,
-                    "starting_offsets": job.starting_offsets,
-                }
-            if on_phase:
-                on_phase(f"audit {target.name}")
-            audits[target.name] = audit_target(config, result, job)
+            phase(f"finish {target.name}")
+            after = after_load[target.name] = session.after_load(result, should_stop)
+            if after.failed:
+                failed.append(target.name)
+            phase(f"audit {target.name}")
+            audits[target.name] = session.audit(result)
             write_json(run_dir / "load.json", summaries())
             write_json(run_dir / "audit.json", audits)
             if status == "partial":

@@ -1,8 +1,9 @@
 """`benchlab report`: metrics from Prometheus, criteria, report.md, and the completed run.json.
 
-The report has one column per target (system under test) so the Kafka/Spark/HDFS pipeline
-slots in beside PostgreSQL as a second column. Every figure comes from the run directory or
-from Prometheus; anything missing is printed as n/a with a note, never invented.
+The report has one column per target (system under test); what a target's figures mean
+comes from its package (benchlab.targets.<name>, Target.description). Every figure comes
+from the run directory or from Prometheus; anything missing is printed as n/a with a note,
+never invented.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from benchlab import targets
 from benchlab.config import ConfigError, RunConfig, parse_config
 from benchlab.criteria import FAIL, PASS, CriterionResult, evaluate, overall
 from benchlab.metrics import MetricsResult, PromClient, collect, service_figures, total_oom_kills
@@ -346,6 +348,10 @@ def generate_report(
         "run": run,
         "config": config,
         "columns": columns,
+        # what each target's acknowledgement, throughput and audit mean (its package says)
+        "descriptions": {
+            c.name: targets.get(config.target(c.name).type).description for c in columns
+        },
         "resources": resource_statement(config, columns, metrics),
         "metrics": metrics,
         "partial": (run_dir / "PARTIAL").exists(),

@@ -1,9 +1,10 @@
 """The data verdict of a target: did the sink keep every record it was given, exactly once?
 
-A target FAILs its data verdict when the audit (benchlab.audit, benchlab.hdfs_audit):
+A target FAILs its data verdict when its audit (each package's, benchlab.targets.<name>):
 - found acknowledged records missing (lost > 0);
-- found duplicates on a sink that promises exactly-once: PostgreSQL (one commit per batch,
-  acknowledged on commit) and the pipeline's Spark file sink with its checkpoint;
+- found duplicates on a store that promises each record once (Target.exactly_once):
+  PostgreSQL (one commit per batch, acknowledged on commit), the pipeline's Spark file sink
+  with its checkpoint;
 - did not complete: it errored, or there is no audit for a target that was loaded.
 
 This verdict, unlike the criteria of SPEC.md section 6 (benchlab.criteria), changes the exit
@@ -20,7 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from benchlab.config import TargetConfig
+from benchlab import targets
+from benchlab.targets import TargetConfig
 
 PASS, FAIL, NONE = "PASS", "FAIL", "n/a"
 
@@ -46,8 +48,8 @@ class DataVerdict:
 
 
 def exactly_once_sink(target: TargetConfig) -> bool:
-    """PostgreSQL and the streaming pipeline's file sink promise each record once."""
-    return target.streaming is not None or target.sink.kind == "postgresql"
+    """Whether the target's store promises each record once (its package says)."""
+    return targets.get(target.type).exactly_once
 
 
 def data_verdict(

@@ -87,7 +87,6 @@ def postgres_sink_config(lab: Lab) -> dict[str, object]:
     if override:
         return json.loads(override)
     return {
-        "kind": "postgresql",
         "method": "copy",
         "host": "127.0.0.1",
         "port": 5432,

@@ -12,11 +12,10 @@ from datetime import UTC, datetime
 import pytest
 from conftest import Lab, PlaybookRun
 
-from benchlab.config import SinkConfig
 from benchlab.records import RecordFactory
 from benchlab.seqranges import RangeSet
 from benchlab.sinks.base import Ack, Batch
-from benchlab.sinks.kafka import KafkaSink
+from benchlab.sinks.kafka import KafkaSink, KafkaSinkConfig
 
 KAFKA = "127.0.0.1:9092"
 TOPIC = "benchlab-events"
@@ -41,7 +40,7 @@ def pipeline(lab: Lab) -> Pipeline:
 
 def produce(run_id: str, first: int, n: int, batch: int = 500) -> RangeSet:
     """Write seq numbers first..first+n-1 of run_id through the kit's Kafka sink; acked ranges."""
-    sink = KafkaSink(SinkConfig(kind="kafka", host="127.0.0.1", port=9092, extra={"topic": TOPIC}))
+    sink = KafkaSink(KafkaSinkConfig(host="127.0.0.1", port=9092, topic=TOPIC))
     acked = RangeSet()
 
     def on_ack(ack: Ack) -> None:

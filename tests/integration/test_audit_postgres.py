@@ -10,23 +10,22 @@ from typing import Any
 import psycopg
 import pytest
 
-from benchlab.audit import audit_postgres
-from benchlab.config import SinkConfig, parse_sink
 from benchlab.records import COLUMNS, RecordFactory
 from benchlab.seqranges import RangeSet
 from benchlab.sinks import Batch
-from benchlab.sinks.postgres import PostgresSink
+from benchlab.sinks.postgres import PostgresSink, PostgresSinkConfig
+from benchlab.targets.postgresql.audit import audit_postgres
 
 T0 = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sink_config(postgres_sink_config: dict[str, Any]) -> SinkConfig:
-    return parse_sink(postgres_sink_config)
+def sink_config(postgres_sink_config: dict[str, Any]) -> PostgresSinkConfig:
+    return PostgresSinkConfig.parse(postgres_sink_config, "sink")
 
 
 @pytest.fixture
-def env(sink_config: SinkConfig) -> Iterator[tuple[str, psycopg.Connection[Any]]]:
+def env(sink_config: PostgresSinkConfig) -> Iterator[tuple[str, psycopg.Connection[Any]]]:
     run_id = f"it-audit-{uuid.uuid4().hex[:12]}"
     kwargs = PostgresSink(sink_config).connect_kwargs()
     kwargs["autocommit"] = True
@@ -37,7 +36,7 @@ def env(sink_config: SinkConfig) -> Iterator[tuple[str, psycopg.Connection[Any]]
             conn.execute(f"DELETE FROM {sink_config.table} WHERE run_id = %s", (run_id,))  # type: ignore[arg-type]
 
 
-def write(sink_config: SinkConfig, run_id: str, batches: int, size: int) -> RangeSet:
+def write(sink_config: PostgresSinkConfig, run_id: str, batches: int, size: int) -> RangeSet:
     acked = RangeSet()
     factory = RecordFactory(run_id, 300)
     sink = PostgresSink(sink_config)
@@ -51,7 +50,7 @@ def write(sink_config: SinkConfig, run_id: str, batches: int, size: int) -> Rang
     return acked
 
 
-def test_clean_run_audits_clean(sink_config: SinkConfig, env: tuple[str, Any]) -> None:
+def test_clean_run_audits_clean(sink_config: PostgresSinkConfig, env: tuple[str, Any]) -> None:
     run_id, _ = env
     acked = write(sink_config, run_id, 4, 500)
     r = audit_postgres("postgresql", sink_config, run_id, acked)
@@ -72,7 +71,7 @@ def test_clean_run_audits_clean(sink_config: SinkConfig, env: tuple[str, Any]) -
 
 
 def test_deleted_row_is_lost_and_copied_row_is_duplicate(
-    sink_config: SinkConfig, env: tuple[str, psycopg.Connection[Any]]
+    sink_config: PostgresSinkConfig, env: tuple[str, psycopg.Connection[Any]]
 ) -> None:
     run_id, conn = env
     table = sink_config.table
@@ -104,7 +103,7 @@ def test_deleted_row_is_lost_and_copied_row_is_duplicate(
 
 
 def test_unacknowledged_gap_in_ranges(
-    sink_config: SinkConfig, env: tuple[str, psycopg.Connection[Any]]
+    sink_config: PostgresSinkConfig, env: tuple[str, psycopg.Connection[Any]]
 ) -> None:
     """Rows of a batch whose ack was lost count as present-but-unacknowledged, not as lost."""
     run_id, _ = env

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pipeline_helpers import KAFKA, TOPIC, Pipeline, pipeline
 
-from benchlab.config import SinkConfig
 from benchlab.records import RecordFactory
 from benchlab.sinks.base import Ack, Batch, SinkUnreachable
-from benchlab.sinks.kafka import KafkaSink, decode_value
+from benchlab.sinks.kafka import KafkaSink, KafkaSinkConfig, decode_value
 
 __all__ = ["pipeline"]
 
 
-def config(**extra: object) -> SinkConfig:
+def config(**extra: Any) -> KafkaSinkConfig:
     host, port = KAFKA.split(":")
-    return SinkConfig(kind="kafka", host=host, port=int(port), extra={"topic": TOPIC, **extra})
+    return KafkaSinkConfig(host=host, port=int(port), topic=TOPIC, **extra)
 
 
 def test_batches_are_acknowledged_and_readable(pipeline: Pipeline) -> None:
@@ -61,11 +61,7 @@ def test_batches_are_acknowledged_and_readable(pipeline: Pipeline) -> None:
 
 
 def test_unreachable_broker_raises_sink_unreachable() -> None:
-    sink = KafkaSink(
-        SinkConfig(
-            kind="kafka", host="127.0.0.1", port=1, connect_timeout_s=2, extra={"topic": TOPIC}
-        )
-    )
+    sink = KafkaSink(KafkaSinkConfig(host="127.0.0.1", port=1, connect_timeout_s=2, topic=TOPIC))
     with pytest.raises(SinkUnreachable):
         sink.open()
 

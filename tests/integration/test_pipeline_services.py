@@ -26,11 +26,12 @@ from pipeline_helpers import (
     produce,
 )
 
-from benchlab.config import SinkConfig, StreamingConfig
-from benchlab.hdfs_audit import audit_hdfs
-from benchlab.pipeline import StreamingJob, topic_end_offsets
 from benchlab.service_exporter import SUPERVISOR_CONFIG
+from benchlab.sinks.kafka import KafkaSinkConfig
 from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
+from benchlab.targets.pipeline.audit import audit_hdfs
+from benchlab.targets.pipeline.settings import StreamingConfig
+from benchlab.targets.pipeline.streaming_job import StreamingJob, topic_end_offsets
 
 __all__ = ["pipeline"]
 SUPERVISOR = ["supervisorctl", "-c", SUPERVISOR_CONFIG]
@@ -141,7 +142,7 @@ def test_killed_streaming_job_resumes_from_its_checkpoint(
     """kill -9 of the job mid-run, records produced while it is down, a restart through the
     kit's StreamingJob: the checkpoint and the file sink's log lose and duplicate nothing."""
     run_id = f"it-restart-{uuid.uuid4().hex[:10]}"
-    sink = SinkConfig(kind="kafka", host="127.0.0.1", port=9092, extra={"topic": TOPIC})
+    sink = KafkaSinkConfig(host="127.0.0.1", port=9092, topic=TOPIC)
     streaming = StreamingConfig(master="spark://127.0.0.1:7077", namenode=NAMENODE, trigger_s=2.0)
     job = StreamingJob(run_id, sink, streaming, tmp_path / "job")
     job.start()

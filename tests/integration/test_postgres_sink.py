@@ -11,17 +11,16 @@ from typing import Any
 import psycopg
 import pytest
 
-from benchlab.config import SinkConfig, parse_sink
 from benchlab.records import RecordFactory
-from benchlab.sinks import Batch, ErrorKind, SinkUnreachable, make_sink
-from benchlab.sinks.postgres import PostgresSink, classify
+from benchlab.sinks import Batch, ErrorKind, SinkUnreachable
+from benchlab.sinks.postgres import PostgresSink, PostgresSinkConfig, classify
 
 T0 = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sink_config(postgres_sink_config: dict[str, Any]) -> SinkConfig:
-    return parse_sink(postgres_sink_config)
+def sink_config(postgres_sink_config: dict[str, Any]) -> PostgresSinkConfig:
+    return PostgresSinkConfig.parse(postgres_sink_config, "sink")
 
 
 @pytest.fixture
@@ -31,7 +30,7 @@ def run_id() -> Iterator[str]:
 
 
 @pytest.fixture
-def conn(sink_config: SinkConfig) -> Iterator[psycopg.Connection[Any]]:
+def conn(sink_config: PostgresSinkConfig) -> Iterator[psycopg.Connection[Any]]:
     kwargs = PostgresSink(sink_config).connect_kwargs()
     kwargs["autocommit"] = True
     with psycopg.connect(**kwargs) as c:
@@ -39,7 +38,9 @@ def conn(sink_config: SinkConfig) -> Iterator[psycopg.Connection[Any]]:
 
 
 @pytest.fixture
-def cleanup(conn: psycopg.Connection[Any], sink_config: SinkConfig, run_id: str) -> Iterator[None]:
+def cleanup(
+    conn: psycopg.Connection[Any], sink_config: PostgresSinkConfig, run_id: str
+) -> Iterator[None]:
     yield
     conn.execute(f"DELETE FROM {sink_config.table} WHERE run_id = %s", (run_id,))  # type: ignore[arg-type]
 
@@ -54,14 +55,14 @@ def rows_for(conn: psycopg.Connection[Any], table: str, run_id: str) -> list[tup
 
 @pytest.mark.parametrize("method", ["copy", "insert", "executemany"])
 def test_each_method_writes_the_batch_and_acks_on_commit(
-    sink_config: SinkConfig,
+    sink_config: PostgresSinkConfig,
     conn: psycopg.Connection[Any],
     run_id: str,
     cleanup: None,
     method: str,
 ) -> None:
-    cfg = parse_sink({**_plain(sink_config), "method": method})
-    sink = make_sink(cfg, name="postgresql")
+    cfg = PostgresSinkConfig.parse({**_plain(sink_config), "method": method}, "sink")
+    sink = PostgresSink(cfg, name="postgresql")
     factory = RecordFactory(run_id, 300)
     with sink:
         for k in range(3):
@@ -91,13 +92,15 @@ def test_each_method_writes_the_batch_and_acks_on_commit(
 
 
 def test_closed_port_is_unreachable_and_a_connection_error(
-    sink_config: SinkConfig,
+    sink_config: PostgresSinkConfig,
 ) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = parse_sink({**_plain(sink_config), "host": "127.0.0.1", "port": port})
-    sink = make_sink(cfg, name="postgresql")
+    cfg = PostgresSinkConfig.parse(
+        {**_plain(sink_config), "host": "127.0.0.1", "port": port}, "sink"
+    )
+    sink = PostgresSink(cfg, name="postgresql")
     with pytest.raises(SinkUnreachable, match=str(port)):
         sink.open()
     rows = RecordFactory("it-never", 300).rows(0, 5, T0)
@@ -105,8 +108,8 @@ def test_closed_port_is_unreachable_and_a_connection_error(
     assert not ack.ok and ack.error_kind == ErrorKind.CONNECTION
 
 
-def test_statement_timeout_is_classified_as_timeout(sink_config: SinkConfig) -> None:
-    cfg = parse_sink({**_plain(sink_config), "statement_timeout_ms": 100})
+def test_statement_timeout_is_classified_as_timeout(sink_config: PostgresSinkConfig) -> None:
+    cfg = PostgresSinkConfig.parse({**_plain(sink_config), "statement_timeout_ms": 100}, "sink")
     sink = PostgresSink(cfg)
     with psycopg.connect(**sink.connect_kwargs()) as c:
         with pytest.raises(psycopg.Error) as err:
@@ -115,7 +118,7 @@ def test_statement_timeout_is_classified_as_timeout(sink_config: SinkConfig) -> 
 
 
 def test_constraint_violation_is_classified(
-    sink_config: SinkConfig, conn: psycopg.Connection[Any]
+    sink_config: PostgresSinkConfig, conn: psycopg.Connection[Any]
 ) -> None:
     with pytest.raises(psycopg.Error) as err:
         conn.execute(
@@ -126,9 +129,9 @@ def test_constraint_violation_is_classified(
 
 
 def test_reconnects_after_connection_loss(
-    sink_config: SinkConfig, conn: psycopg.Connection[Any], run_id: str, cleanup: None
+    sink_config: PostgresSinkConfig, conn: psycopg.Connection[Any], run_id: str, cleanup: None
 ) -> None:
-    sink = PostgresSink(parse_sink({**_plain(sink_config), "retries": 0}))
+    sink = PostgresSink(PostgresSinkConfig.parse({**_plain(sink_config), "retries": 0}, "sink"))
     factory = RecordFactory(run_id, 300)
     sink.open()
     try:
@@ -142,7 +145,9 @@ def test_reconnects_after_connection_loss(
         assert again.ok
         assert sink.reconnects == 1
         # with a retry, the batch that meets a dead connection still lands, once
-        retrying = PostgresSink(parse_sink({**_plain(sink_config), "retries": 1}))
+        retrying = PostgresSink(
+            PostgresSinkConfig.parse({**_plain(sink_config), "retries": 1}, "sink")
+        )
         retrying.open()
         assert retrying.conn is not None
         conn.execute("SELECT pg_terminate_backend(%s)", (retrying.conn.info.backend_pid,))
@@ -155,15 +160,14 @@ def test_reconnects_after_connection_loss(
     assert seqs == list(range(10)) + list(range(20, 40))
 
 
-def _plain(cfg: SinkConfig) -> dict[str, Any]:
-    data = {k: v for k, v in cfg.__dict__.items() if k != "extra"}
-    return {k: v for k, v in data.items() if v is not None}
+def _plain(cfg: PostgresSinkConfig) -> dict[str, Any]:
+    return {k: v for k, v in cfg.__dict__.items() if v is not None}
 
 
 def test_benchlab_run_smoke_against_postgres(
     postgres_sink_config: dict[str, Any],
     conn: psycopg.Connection[Any],
-    sink_config: SinkConfig,
+    sink_config: PostgresSinkConfig,
     tmp_path: Any,
 ) -> None:
     """`benchlab run` end to end: load, audit (lost 0), raw results and report."""
@@ -178,10 +182,14 @@ def test_benchlab_run_smoke_against_postgres(
     config = {
         "run_id": run_id,
         "phase": "smoke",
-        "target": "postgresql",
         "load": {"batch_size": 50, "interval_s": 0.2, "duration_s": 3, "processes": 0},
-        "sink": postgres_sink_config,
-        "criteria": {"min_success_rate": 0.99, "max_p99_ms": 100, "oom_allowed": False},
+        "targets": [
+            {
+                "name": "postgresql",
+                "sink": postgres_sink_config,
+                "criteria": {"min_success_rate": 0.99, "max_p99_ms": 100, "oom_allowed": False},
+            }
+        ],
         "loadgen_metrics_port": port,
         "loadgen_metrics_addr": "127.0.0.1",
     }

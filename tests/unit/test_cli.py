@@ -27,15 +27,18 @@ def config(tmp_path: Path, **changes: Any) -> Path:
     data: dict[str, Any] = {
         "run_id": "cli-test-run",
         "phase": "smoke",
-        "target": "null",
         "load": {
             "batch_size": 20,
             "interval_s": 0.1,
             "duration_s": 0.5,
             "processes": 1,
         },
-        "sink": {"kind": "null"},
-        "criteria": {"min_success_rate": 0.99, "max_p99_ms": 100, "oom_allowed": False},
+        "targets": [
+            {
+                "name": "null",
+                "criteria": {"min_success_rate": 0.99, "max_p99_ms": 100, "oom_allowed": False},
+            }
+        ],
         "loadgen_metrics_port": free_port(),
         "loadgen_metrics_addr": "127.0.0.1",
     }
@@ -97,9 +100,16 @@ def test_null_run_writes_results_and_exits_0(tmp_path: Path) -> None:
     [
         {"load": {"batch_size": -1, "interval_s": 0.1, "duration_s": 1}},
         {"load": {"batch_size": "lots", "interval_s": 0.1, "duration_s": 1}},
-        {"sink": {"kind": "cassandra"}},
+        {"targets": [{"name": "cassandra"}]},
         {"run_id": "a/b"},
-        {"sink": {"kind": "postgresql", "port": 1, "password_file": "/nonexistent/pw"}},
+        {
+            "targets": [
+                {
+                    "name": "postgresql",
+                    "sink": {"host": "127.0.0.1", "port": 1, "password_file": "/nonexistent/pw"},
+                }
+            ]
+        },
     ],
 )
 def test_bad_config_exits_2_and_creates_nothing(
@@ -139,7 +149,6 @@ def test_unreachable_sink_exits_3_and_creates_nothing(tmp_path: Path) -> None:
     pw = tmp_path / "pw"
     pw.write_text("x")
     sink = {
-        "kind": "postgresql",
         "host": "127.0.0.1",
         "port": free_port(),
         "password_file": str(pw),
@@ -150,7 +159,7 @@ def test_unreachable_sink_exits_3_and_creates_nothing(tmp_path: Path) -> None:
         [
             "run",
             "--config",
-            str(config(tmp_path, sink=sink)),
+            str(config(tmp_path, targets=[{"name": "postgresql", "sink": sink}])),
             "--results-root",
             str(root),
         ]

@@ -13,9 +13,10 @@ import jinja2
 import pytest
 import yaml
 
-from benchlab.config import SinkConfig
+from benchlab import targets as target_packages
 from benchlab.runparams import OVERRIDABLE, PG_DEFAULT_METHOD
 from benchlab.service_exporter import SUPERVISOR_CONFIG
+from benchlab.sinks.postgres import PostgresSinkConfig
 
 REPO = Path(__file__).resolve().parents[2]
 KIT_VARS = REPO / "group_vars" / "all"
@@ -105,8 +106,28 @@ def test_every_program_in_a_cgroup_is_a_registered_limited_service() -> None:
     assert programs, "no role runs a program in a cgroup: the scan is broken"
     unregistered = programs - set(registry)
     assert not unregistered, f"not in benchlab_limited_services: {sorted(unregistered)}"
-    targets = _kit("kit.yml")["benchlab_targets"]
+    targets = _kit("targets.yml")["benchlab_targets"]
     assert {s for t in targets.values() for s in t["services"]} <= set(registry)
+
+
+# -- targets: each row of targets.yml is backed by its package, and names only known facts --
+ROW_KEYS = {"available", "groups", "services", "data_groups", "disk_factor", "scrape",
+            "version", "settings", "criteria", "hypothesis"}  # fmt: skip
+
+
+def test_every_target_row_has_its_package_and_known_groups_and_ports() -> None:
+    rows = _kit("targets.yml")["benchlab_targets"]
+    ports = _kit("ports.yml")
+    assert rows, "targets.yml has no target"
+    for name, row in rows.items():
+        assert name in target_packages.available(), f"no package benchlab.targets.{name}"
+        package = target_packages.get(name)
+        assert set(row) <= ROW_KEYS, f"{name}: unknown keys {sorted(set(row) - ROW_KEYS)}"
+        assert set(row["data_groups"]) <= set(row["groups"]), name
+        assert all(job["port"] in ports for job in row.get("scrape", [])), name
+        assert all(job["group"] in row["groups"] for job in row.get("scrape", [])), name
+        assert set(row["settings"]) <= set(package.keys), f"{name}: settings {row['settings']}"
+        assert set(row["criteria"]) == set(row["hypothesis"]) == {"1", "2", "3"}, name
 
 
 # -- run parameters: benchlab.runparams is the source, run.yml holds checked copies --------
@@ -121,7 +142,7 @@ def test_postgresql_write_method_default_agrees_with_runparams() -> None:
     run = _kit("run.yml")
     assert "benchlab_pg_write_methods" not in run
     default = jinja2.Environment().from_string(run["benchlab_run_pg_write_method"]).render()
-    assert default == PG_DEFAULT_METHOD == SinkConfig(kind="postgresql").method
+    assert default == PG_DEFAULT_METHOD == PostgresSinkConfig("h", "/p").method
 
 
 # -- the virtual nodes' packages: virtual_lab installs what every role installs ------------

@@ -7,7 +7,12 @@ import json
 import pytest
 
 from benchlab.config import ConfigError, parse_config
-from benchlab.pipeline import DrainResult, _percentile, acked_before, summarize_progress
+from benchlab.targets.pipeline.streaming_job import (
+    DrainResult,
+    _percentile,
+    acked_before,
+    summarize_progress,
+)
 
 T0 = 1_795_000_000.0
 
@@ -68,7 +73,7 @@ def test_kafka_target_needs_its_streaming_section() -> None:
     config = {
         "run_id": "r1",
         "load": {"batch_size": 10, "interval_s": 1, "duration_s": 5},
-        "targets": [{"target": "pipeline", "sink": {"kind": "kafka", "port": 9092}}],
+        "targets": [{"name": "pipeline", "sink": {"host": "h", "port": 9092}}],
     }
     with pytest.raises(ConfigError, match="streaming"):
         parse_config(config)
@@ -77,4 +82,4 @@ def test_kafka_target_needs_its_streaming_section() -> None:
         parse_config(config)
     config["targets"][0]["streaming"]["master"] = "spark://127.0.0.1:7077"
     target = parse_config(config).targets[0]
-    assert target.streaming is not None and target.streaming.trigger_s == 5.0
+    assert target.settings.trigger_s == 5.0

@@ -16,7 +16,7 @@ from benchlab.results import create_run_dir, write_json
 
 T0 = 1_795_000_000.0
 PG_SINK = {
-    "kind": "postgresql",
+    "host": "127.0.0.1",
     "method": "copy",
     "port": 5432,
     "password_file": "/etc/benchlab/secrets/postgresql_benchlab.password",
@@ -67,7 +67,8 @@ def make_run(root: Path, targets: list[str]) -> Path:
         "load": load_cfg,
         "targets": [
             {
-                "target": t,
+                "name": t,
+                "type": "postgresql",
                 "sink": PG_SINK,
                 "criteria": {
                     "min_success_rate": 0.99,
@@ -319,8 +320,13 @@ def test_resource_statement_names_uncapped_programs_and_the_real_ratio() -> None
             "phase": "1",
             "load": {"batch_size": 10, "interval_s": 1, "duration_s": 10, "record_bytes": 300},
             "targets": [
-                {"target": "postgresql", "sink": PG_SINK, "services": ["postgresql"]},
-                {"target": "pipeline", "sink": PG_SINK, "services": ["dn", "sw"]},
+                {"name": "postgresql", "sink": PG_SINK, "services": ["postgresql"]},
+                {
+                    "name": "pipeline",
+                    "type": "postgresql",
+                    "sink": PG_SINK,
+                    "services": ["dn", "sw"],
+                },
             ],
             "services": {
                 "postgresql": {"cpu_limit": 1.0, "memory_limit_bytes": 2 * 1024**3},

@@ -9,10 +9,12 @@ import urllib.request
 
 import pytest
 
-from benchlab.config import parse_load, parse_sink
+from benchlab.config import parse_load
 from benchlab.loadgen.runner import BatchEvent, LoadgenMetrics, TargetRunResult, run_load
+from benchlab.sinks import SinkSpec
+from benchlab.sinks.null import NullSink, NullSinkConfig
 
-NULL = parse_sink({"kind": "null"})
+NULL = SinkSpec(NullSink, NullSinkConfig())
 
 
 def free_port() -> int:

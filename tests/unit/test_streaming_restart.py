@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 
-from benchlab.config import SinkConfig, StreamingConfig
-from benchlab.pipeline import StreamingJob, summarize_progress
+from benchlab.sinks.kafka import KafkaSinkConfig
+from benchlab.targets.pipeline.settings import StreamingConfig
+from benchlab.targets.pipeline.streaming_job import StreamingJob, summarize_progress
 
-SINK = SinkConfig(kind="kafka", host="127.0.0.1", port=9092, extra={"topic": "t"})
+SINK = KafkaSinkConfig(host="127.0.0.1", port=9092, topic="t")
 STREAMING = StreamingConfig(master="spark://127.0.0.1:7077", namenode="hdfs://127.0.0.1:8020")
 
 

@@ -20,12 +20,13 @@ from typing import Any
 import pytest
 import yaml
 
-import benchlab.execute
 from benchlab.audit import audit_in_memory
 from benchlab.cli import main, run_playbook
 from benchlab.config import parse_config
+from benchlab.execute import RunOutcome
 from benchlab.exitcodes import DATA_VERDICT_PREFIX, EXIT_DATA_FAILED, EXIT_FAILED, EXIT_OK
 from benchlab.seqranges import RangeSet
+from benchlab.targets import TargetSession
 from benchlab.verdict import (
     FAIL,
     NONE,
@@ -54,18 +55,18 @@ def targets() -> dict[str, Any]:
             "load": {"batch_size": 10, "interval_s": 1, "duration_s": 5},
             "targets": [
                 {
-                    "target": "postgresql",
-                    "sink": {"kind": "postgresql", "port": 5432, "password_file": "/x/pw"},
+                    "name": "postgresql",
+                    "sink": {"host": "h", "port": 5432, "password_file": "/x/pw"},
                 },
                 {
-                    "target": "pipeline",
-                    "sink": {"kind": "kafka", "port": 9092},
+                    "name": "pipeline",
+                    "sink": {"host": "h", "port": 9092},
                     "streaming": {
                         "master": "spark://127.0.0.1:7077",
                         "namenode": "hdfs://127.0.0.1:8020",
                     },
                 },
-                {"target": "null", "sink": {"kind": "null"}},
+                {"name": "null"},
             ],
         }
     )
@@ -107,11 +108,11 @@ def test_clean_audit_passes() -> None:
 
 
 # -- exit codes ----------------------------------------------------------------------------
-def outcome(audits: dict[str, Any], failed: tuple[str, ...] = ()) -> benchlab.execute.RunOutcome:
+def outcome(audits: dict[str, Any], failed: tuple[str, ...] = ()) -> RunOutcome:
     t = targets()
     loaded = {name: t[name] for name in audits}
     verdicts = run_verdicts(loaded, audits)
-    return benchlab.execute.RunOutcome(Path("."), "complete", {}, audits, failed, verdicts)
+    return RunOutcome(Path("."), "complete", {}, audits, failed, verdicts)
 
 
 def test_exit_codes_of_benchlab_run() -> None:
@@ -137,13 +138,20 @@ def null_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, audit: dict[str, Any], max_p99_ms: float = 100
 ) -> tuple[Path, int]:
     """`benchlab run` of the null sink whose audit is replaced by `audit`."""
-    monkeypatch.setattr(benchlab.execute, "audit_target", lambda *a, **k: audit)
+    monkeypatch.setattr(TargetSession, "audit", lambda self, result: audit)
     cfg = {
         "run_id": "verdict-run",
-        "target": "null",
         "load": {"batch_size": 10, "interval_s": 0.1, "duration_s": 0.3, "processes": 1},
-        "sink": {"kind": "null"},
-        "criteria": {"min_success_rate": 0.99, "max_p99_ms": max_p99_ms, "oom_allowed": False},
+        "targets": [
+            {
+                "name": "null",
+                "criteria": {
+                    "min_success_rate": 0.99,
+                    "max_p99_ms": max_p99_ms,
+                    "oom_allowed": False,
+                },
+            }
+        ],
         "loadgen_metrics_port": free_port(),
         "loadgen_metrics_addr": "127.0.0.1",
     }

@@ -18,12 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchlab.config import LoadConfig, SinkConfig
+from benchlab.config import LoadConfig
 from benchlab.loadgen.latency import LatencyHistogram
 from benchlab.loadgen.schedule import MonotonicClock, ScheduleStats, Tick, run_open_loop, ticks
 from benchlab.records import RecordFactory, utc_from_timestamp
 from benchlab.seqranges import RangeSet
-from benchlab.sinks import Ack, Batch, SinkUnreachable, make_sink
+from benchlab.sinks import Ack, Batch, SinkSpec, SinkUnreachable
 
 START_MARGIN_S = 0.3
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 30, 60)
@@ -37,7 +37,7 @@ class WorkerSpec:
     target: str
     run_id: str
     load: LoadConfig
-    sink: SinkConfig
+    sink: SinkSpec
     worker: int
     workers: int
 
@@ -66,7 +66,7 @@ def _worker_main(spec: WorkerSpec, out: Any, go: Any, stop: Any, t0: Any) -> Non
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and tells us
     local_stop = {"flag": False}
     signal.signal(signal.SIGTERM, lambda *_: local_stop.__setitem__("flag", True))
-    sink = make_sink(spec.sink, name=spec.target)
+    sink = spec.sink.make(spec.target)
     try:
         sink.open()
     except SinkUnreachable as exc:
@@ -141,10 +141,10 @@ def _worker_main(spec: WorkerSpec, out: Any, go: Any, stop: Any, t0: Any) -> Non
     out.put(("done", spec.worker, stats))
 
 
-def probe_generation_cost(load: LoadConfig, sink: SinkConfig, run_id: str) -> float:
+def probe_generation_cost(load: LoadConfig, sink: SinkSpec, run_id: str) -> float:
     """Seconds of CPU to generate and encode one record in this process."""
     factory = RecordFactory(run_id, load.record_bytes, load.seed)
-    encoder = make_sink(sink, name="probe")  # prepare() does no I/O, open() not needed
+    encoder = sink.make("probe")  # prepare() does no I/O, open() not needed
     n = min(load.batch_size, 2000)
     start = time.process_time()
     done = 0
@@ -156,7 +156,7 @@ def probe_generation_cost(load: LoadConfig, sink: SinkConfig, run_id: str) -> fl
     return (time.process_time() - start) / done
 
 
-def choose_processes(load: LoadConfig, sink: SinkConfig, run_id: str) -> tuple[int, str]:
+def choose_processes(load: LoadConfig, sink: SinkSpec, run_id: str) -> tuple[int, str]:
     """processes: 0 -> enough workers that generation uses at most half of each one."""
     cores = os.cpu_count() or 1
     if load.processes > 0:
@@ -167,7 +167,7 @@ def choose_processes(load: LoadConfig, sink: SinkConfig, run_id: str) -> tuple[i
     reason = f"auto: generation {cost * 1e6:.1f} us/record -> {busy:.2f} cores at target rate"
     # a synchronous sink holds one batch at a time per worker: with batches due more often
     # than every 0.5 s (phase 3), give it two in flight so one slow commit does not queue all
-    if sink.kind != "null" and load.interval_s < SYNC_SINK_SECOND_WORKER_S and cores > 1:
+    if sink.sink_class.does_io and load.interval_s < SYNC_SINK_SECOND_WORKER_S and cores > 1:
         if n < 2:
             reason += f"; 2 workers: synchronous sink, interval < {SYNC_SINK_SECOND_WORKER_S} s"
         n = max(n, 2)
@@ -381,7 +381,7 @@ def run_load(
     target: str,
     run_id: str,
     load: LoadConfig,
-    sink: SinkConfig,
+    sink: SinkSpec,
     *,
     should_stop: Callable[[], bool] = lambda: False,
     metrics: LoadgenMetrics | None = None,
@@ -396,7 +396,7 @@ def run_load(
     go = ctx.Event()
     stop = ctx.Event()
     t0 = ctx.Array("d", 2)
-    probe = make_sink(sink, name=target)
+    probe = sink.make(target)
     result = TargetRunResult(target, probe.describe(), processes, reason, load, time.time())
     if metrics is not None:
         metrics.init_target(target)

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from benchlab.config import SinkConfig
 from benchlab.records import Row
 
 
@@ -88,10 +87,11 @@ AckCallback = Callable[[Ack], None]
 
 class Sink(ABC):
     kind: ClassVar[str] = "abstract"
-    supports_audit: ClassVar[bool] = False
+    # False for a sink that only measures the generator (no server to wait on).
+    does_io: ClassVar[bool] = True
     max_in_flight: int = 1
 
-    def __init__(self, config: SinkConfig, *, name: str = "target") -> None:
+    def __init__(self, config: Any, *, name: str = "target") -> None:
         self.config = config
         self.name = name
 
@@ -118,7 +118,7 @@ class Sink(ABC):
         return 0
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": self.kind, "method": self.config.method}
+        return {"kind": self.kind, "method": "none"}
 
     def __enter__(self) -> Sink:
         self.open()
@@ -126,6 +126,18 @@ class Sink(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """A sink class and its typed config: picklable, so each load process builds its own."""
+
+    sink_class: type[Sink]
+    config: Any
+
+    def make(self, name: str) -> Sink:
+        """A new, unopened sink."""
+        return self.sink_class(self.config, name=name)
 
 
 class SyncSink(Sink):

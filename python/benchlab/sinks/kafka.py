@@ -25,9 +25,9 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-from benchlab.config import SinkConfig
+from benchlab import fields
 from benchlab.records import Row
 from benchlab.sinks.base import Ack, AckCallback, Batch, ErrorKind, Sink, SinkUnreachable
 
@@ -48,6 +48,47 @@ DEFAULT_PRODUCER_CONFIG: dict[str, Any] = {
     "max.in.flight.requests.per.connection": 5,
     "statistics.interval.ms": 0,
 }
+
+
+@dataclass(frozen=True)
+class KafkaSinkConfig:
+    """Where the Kafka sink produces (a run config's ``sink`` object for Kafka targets)."""
+
+    host: str
+    port: int = 9092
+    topic: str = DEFAULT_TOPIC
+    # host:port[,host:port]; default host:port
+    bootstrap_servers: str | None = None
+    connect_timeout_s: float = 10.0
+    delivery_timeout_ms: int = 30_000
+    # librdkafka settings over DEFAULT_PRODUCER_CONFIG (FIXED_PRODUCER_CONFIG always wins)
+    producer: dict[str, Any] = field(default_factory=dict)
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "host", "port", "topic", "bootstrap_servers", "connect_timeout_s",
+        "delivery_timeout_ms", "producer",
+    )  # fmt: skip
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], prefix: str) -> KafkaSinkConfig:
+        fields.refuse_unknown(data, prefix, cls.FIELDS)
+        return cls(
+            host=fields.string(data, prefix, "host"),
+            port=fields.port(data, prefix, default=cls.port),
+            topic=fields.string(data, prefix, "topic", DEFAULT_TOPIC),
+            bootstrap_servers=fields.string(data, prefix, "bootstrap_servers", None),
+            connect_timeout_s=fields.number(
+                data, prefix, "connect_timeout_s", minimum=0, exclusive_min=True, default=10.0
+            ),
+            delivery_timeout_ms=fields.number(
+                data, prefix, "delivery_timeout_ms", integer=True, minimum=1, default=30_000
+            ),
+            producer=fields.mapping(data, prefix, "producer", required=False),
+        )
+
+    @property
+    def bootstrap(self) -> str:
+        return self.bootstrap_servers or f"{self.host}:{self.port}"
 
 
 def encode_row(row: Row) -> bytes:
@@ -110,18 +151,16 @@ class _Pending:
 
 class KafkaSink(Sink):
     kind = "kafka"
-    supports_audit = True
     max_in_flight = 10_000
 
-    def __init__(self, config: SinkConfig, *, name: str = "kafka") -> None:
+    def __init__(self, config: KafkaSinkConfig, *, name: str = "kafka") -> None:
         super().__init__(config, name=name)
-        extra = dict(config.extra or {})
-        self.topic: str = str(extra.get("topic", DEFAULT_TOPIC))
-        self.bootstrap: str = str(extra.get("bootstrap_servers") or f"{config.host}:{config.port}")
-        self.delivery_timeout_ms: int = int(extra.get("delivery_timeout_ms", 30_000))
+        self.topic: str = config.topic
+        self.bootstrap: str = config.bootstrap
+        self.delivery_timeout_ms: int = config.delivery_timeout_ms
         self.producer_config: dict[str, Any] = {
             **DEFAULT_PRODUCER_CONFIG,
-            **dict(extra.get("producer", {})),
+            **config.producer,
             **FIXED_PRODUCER_CONFIG,
             "bootstrap.servers": self.bootstrap,
             "client.id": f"benchlab-{name}",

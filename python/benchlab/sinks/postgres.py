@@ -8,19 +8,82 @@ Autocommit is off and each batch is committed on its own, so an acknowledged bat
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import psycopg
 from psycopg import sql
 
-from benchlab.config import SinkConfig
+from benchlab import fields
+from benchlab.fields import ConfigError
 from benchlab.records import COLUMNS, Row
+from benchlab.runparams import PG_DEFAULT_METHOD, PG_METHODS
 from benchlab.sinks.base import Ack, Batch, ErrorKind, SinkUnreachable, SyncSink
 
 MAX_PARAMS = 65535  # PostgreSQL's bind-parameter limit per statement
+IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+
+
+@dataclass(frozen=True)
+class PostgresSinkConfig:
+    """Where and how the PostgreSQL sink writes (a run config's ``sink`` object)."""
+
+    host: str
+    password_file: str
+    method: str = PG_DEFAULT_METHOD
+    port: int = 5432
+    dbname: str = "benchlab"
+    user: str = "benchlab"
+    table: str = "events"
+    connect_timeout_s: float = 5.0
+    statement_timeout_ms: int = 10000
+    retries: int = 0
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "host", "password_file", "method", "port", "dbname", "user", "table",
+        "connect_timeout_s", "statement_timeout_ms", "retries",
+    )  # fmt: skip
+
+    @classmethod
+    def parse(cls, data: dict[str, Any], prefix: str) -> PostgresSinkConfig:
+        if "password" in data:
+            raise ConfigError(
+                f"{prefix}.password",
+                "passwords are never put in the run configuration",
+                "write it to a 0600 file and set password_file",
+            )
+        fields.refuse_unknown(data, prefix, cls.FIELDS)
+        table = fields.string(data, prefix, "table", cls.table)
+        if not IDENT_RE.match(table):
+            raise ConfigError(
+                f"{prefix}.table", f"'{table}' is not a plain table name",
+                "use e.g. events or public.events",
+            )  # fmt: skip
+        number = fields.number
+        return cls(
+            host=fields.string(data, prefix, "host"),
+            password_file=fields.string(data, prefix, "password_file"),
+            method=fields.choice(data, prefix, "method", PG_METHODS, PG_DEFAULT_METHOD),
+            port=fields.port(data, prefix, default=cls.port),
+            dbname=fields.string(data, prefix, "dbname", cls.dbname),
+            user=fields.string(data, prefix, "user", cls.user),
+            table=table,
+            connect_timeout_s=number(
+                data, prefix, "connect_timeout_s", minimum=0, exclusive_min=True, default=5.0
+            ),
+            statement_timeout_ms=number(
+                data, prefix, "statement_timeout_ms", integer=True, minimum=0, default=10000
+            ),
+            retries=number(data, prefix, "retries", integer=True, minimum=0, maximum=10, default=0),
+        )
+
+    def read_password(self) -> str | None:
+        """The password from password_file; ConfigError naming the field when unreadable."""
+        return fields.read_secret(self.password_file, "sink.password_file")
 
 
 def classify(exc: BaseException) -> ErrorKind:
@@ -62,9 +125,8 @@ def copy_text(rows: Sequence[Row]) -> bytes:
 
 class PostgresSink(SyncSink):
     kind = "postgresql"
-    supports_audit = True
 
-    def __init__(self, config: SinkConfig, *, name: str = "postgresql") -> None:
+    def __init__(self, config: PostgresSinkConfig, *, name: str = "postgresql") -> None:
         super().__init__(config, name=name)
         self.method = config.method
         self.conn: psycopg.Connection[Any] | None = None
@@ -78,6 +140,9 @@ class PostgresSink(SyncSink):
         self._one_row = one
         self._executemany_sql = self._insert_head + one
         self._insert_cache: dict[int, str] = {}
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "method": self.method}
 
     # -- connection -------------------------------------------------------------------------
     def connect_kwargs(self) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchlab.config import SinkConfig, StreamingConfig
+from benchlab.sinks.kafka import KafkaSinkConfig
 from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
+from benchlab.targets.pipeline.settings import StreamingConfig
 
 
 class PipelineError(RuntimeError):
@@ -78,13 +79,13 @@ class StreamingJob:
     restart_backoff_s = 5.0
 
     def __init__(
-        self, run_id: str, sink: SinkConfig, streaming: StreamingConfig, work_dir: Path
+        self, run_id: str, sink: KafkaSinkConfig, streaming: StreamingConfig, work_dir: Path
     ) -> None:
         self.run_id = run_id
         self.streaming = streaming
         self.work_dir = work_dir
-        self.topic = str(sink.extra.get("topic", "benchlab-events"))
-        self.bootstrap = str(sink.extra.get("bootstrap_servers") or f"{sink.host}:{sink.port}")
+        self.topic = sink.topic
+        self.bootstrap = sink.bootstrap
         self.progress_file = work_dir / "progress.jsonl"
         self.ready_file = work_dir / "ready"
         self.stop_file = work_dir / "stop"
