@@ -68,4 +68,4 @@ def test_templates_get_the_formatters_as_filters_and_refuse_unknown_names() -> N
     text = env.from_string(source).render(x=1234.5, r=0.5, b=2 * 1024**2, t=None)
     assert text == "1,234.5 / 50.0 % / 2 MiB / n/a"
     with pytest.raises(UndefinedError):
-        render_template("report.md.j2", {})
+        render_template("calibration_run.md.j2", {})
