@@ -9,17 +9,15 @@ never invented.
 from __future__ import annotations
 
 import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from benchlab import targets
 from benchlab.config import ConfigError, RunConfig, parse_config
 from benchlab.criteria import FAIL, PASS, CriterionResult, evaluate, overall
 from benchlab.metrics import MetricsResult, PromClient, collect, service_figures, total_oom_kills
+from benchlab.render import render_template
 from benchlab.restarts import RESTARTS_FILE
 from benchlab.results import (
     ResultsError,
@@ -33,22 +31,6 @@ from benchlab.verdict import NONE, audited_success_rate, data_verdict, exactly_o
 
 MIB = 1024**2
 GIB = 1024**3
-
-
-def fmt_num(value: Any, digits: int = 0) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "n/a"
-    if isinstance(value, int | float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def fmt_pct(value: Any, digits: int = 2) -> str:
-    return "n/a" if value is None else f"{value * 100:.{digits}f} %"
-
-
-def fmt_mib(value: Any) -> str:
-    return "n/a" if value is None else f"{value / 1024**2:,.0f} MiB"
 
 
 def peak_per_second(path: Path) -> float | None:
@@ -299,16 +281,7 @@ def measured_state(col: TargetColumn) -> str:
 
 
 def render(context: dict[str, Any]) -> str:
-    env = Environment(
-        loader=PackageLoader("benchlab", "templates"),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(num=fmt_num, pct=fmt_pct, mib=fmt_mib)
-    env.globals["measured_state"] = measured_state
-    return env.get_template("report.md.j2").render(**context)
+    return render_template("report.md.j2", {**context, "measured_state": measured_state})
 
 
 def generate_report(

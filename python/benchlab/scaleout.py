@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchlab.render import fmt_num, render_template
 from benchlab.results import read_json, utc_iso, write_json, write_text_atomic
 
 DEFAULT_NOISE = 0.10
@@ -266,10 +267,6 @@ def next_phase(offered: float, phases: dict[str, float], noise: float) -> str:
     )
 
 
-def _fmt(value: float | None, digits: int = 0) -> str:
-    return "n/a" if value is None else f"{value:,.{digits}f}"
-
-
 def answer(
     points: list[Point], noise_floor: float = DEFAULT_NOISE, phases: dict[str, float] | None = None
 ) -> dict[str, Any]:
@@ -296,7 +293,8 @@ def answer(
     loads = {(p.offered_per_s, p.duration_s) for p in usable}
     if len(loads) > 1:
         shown = "; ".join(
-            f"{c} worker(s): {_fmt(g[0].offered_per_s)} records/s for {_fmt(g[0].duration_s)} s"
+            f"{c} worker(s): {fmt_num(g[0].offered_per_s)} records/s "
+            f"for {fmt_num(g[0].duration_s)} s"
             for c, g in groups.items()
         )
         return {
@@ -317,52 +315,52 @@ def answer(
     acked_lo = _median([p.acked_per_s for p in groups[lo]])
     drain_lo = _median([p.drain_s for p in groups[lo]])
     move = (
-        f"going from {lo} to {hi} workers changed stored throughput from {_fmt(t_lo, 1)} to "
-        f"{_fmt(t_hi, 1)} records/s ({gain:+.1%})"
+        f"going from {lo} to {hi} workers changed stored throughput from {fmt_num(t_lo, 1)} to "
+        f"{fmt_num(t_hi, 1)} records/s ({gain:+.1%})"
         if gain is not None
-        else f"stored throughput was {_fmt(t_lo, 1)} and {_fmt(t_hi, 1)} records/s"
+        else f"stored throughput was {fmt_num(t_lo, 1)} and {fmt_num(t_hi, 1)} records/s"
     )
     lost = sum(p.lost or 0 for p in usable)
     lost_clause = f"; {lost:,} acknowledged records were lost across these runs" if lost else ""
     if input_limited and (lo_kept_up or gain is None or gain <= noise):
         verdict = "input-limited"
         sentence = (
-            f"No measurable effect: Kafka acknowledged only {_fmt(acked_lo)} of the offered "
-            f"{_fmt(offered)} records/s with {lo} worker(s), so the limit was before the workers "
-            f"(Kafka or the load generator on the master) and {move}"
+            f"No measurable effect: Kafka acknowledged only {fmt_num(acked_lo)} of the offered "
+            f"{fmt_num(offered)} records/s with {lo} worker(s), so the limit was before the "
+            f"workers (Kafka or the load generator on the master) and {move}"
         )
     elif lo_kept_up:
         verdict = "not-saturated"
         suggestion = next_phase(offered, phases or {}, noise)
         sentence = (
             f"Not at this load: with {lo} worker(s) the pipeline already stored all of the offered "
-            f"{_fmt(offered)} records/s (drained {_fmt(drain_lo, 1)} s after the load), so another "
-            f"node could not raise throughput: {move}; phase {groups[lo][0].phase} does not "
-            f"saturate one worker, rerun with {suggestion}"
+            f"{fmt_num(offered)} records/s (drained {fmt_num(drain_lo, 1)} s after the load), so "
+            f"another node could not raise throughput: {move}; phase {groups[lo][0].phase} does "
+            f"not saturate one worker, rerun with {suggestion}"
         )
     elif gain is not None and gain > noise:
         verdict = "yes"
         cap = (
-            f"; with {hi} workers it kept up with the offered {_fmt(offered)} records/s, so the "
+            f"; with {hi} workers it kept up with the offered {fmt_num(offered)} records/s, so the "
             "gain is capped by the offered load"
             if hi_kept_up
             else ""
         )
         sentence = (
             f"Yes: {move}, above the ±{noise:.0%} noise threshold, while {lo} worker(s) could not "
-            f"keep up with the offered {_fmt(offered)} records/s{cap}"
+            f"keep up with the offered {fmt_num(offered)} records/s{cap}"
         )
     elif gain is not None and gain < -noise:
         verdict = "fell"
         sentence = (
             f"No, it fell: {move}, beyond the ±{noise:.0%} noise threshold, although {lo} "
-            f"worker(s) could not keep up with the offered {_fmt(offered)} records/s"
+            f"worker(s) could not keep up with the offered {fmt_num(offered)} records/s"
         )
     else:
         verdict = "no"
         sentence = (
             f"No measurable gain: {move}, within the ±{noise:.0%} noise threshold, although {lo} "
-            f"worker(s) could not keep up with the offered {_fmt(offered)} records/s"
+            f"worker(s) could not keep up with the offered {fmt_num(offered)} records/s"
         )
     return {
         **base,
@@ -394,58 +392,23 @@ RULE_TEXT = (
 def render_markdown(
     report_id: str, target: str, points: list[Point], result: dict[str, Any], plot: str | None
 ) -> str:
-    lines = [
-        f"# benchlab scale-out report: {report_id}",
-        "",
-        "Does adding a worker node raise the distributed throughput? (SPEC.md section 7)",
-        "",
-        f"**{result['sentence']}**",
-        "",
-        f"Target `{target}`; phase {', '.join(sorted({p.phase for p in points}))}; "
-        f"noise threshold ±{result['noise']:.0%} ({result['noise_source']}).",
-        "",
-        "| workers | hosts (DataNodes / Spark workers) | run | offered (records/s) "
-        "| acked by Kafka (records/s) | stored in HDFS (records/s) | gain vs fewer workers "
-        "| Kafka ack p50 / p99 (ms) | freshness p50 / p99 (ms) | drain (s) | kept up "
-        "| DataNode CPU mean (cores, % of limit) | Spark worker CPU mean (cores, % of limit) "
-        "| lost |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
-    ]
     gains = {r["workers"]: r["gain_vs_previous"] for r in per_count(points)}
-    for p in sorted(points, key=lambda p: (p.workers, p.run_id)):
-        hosts = " / ".join(
-            ", ".join(p.worker_hosts.get(g, [])) or "?" for g in WORKER_SERVICES.values()
-        )
-        gain = gains.get(p.workers) if p.usable else None
-        cpu = []
-        for service in WORKER_SERVICES:
-            c = p.cpu.get(service)
-            cpu.append(f"{c['cores_mean']:.2f} ({_fmt(c['pct_of_limit_mean'])} %)" if c else "n/a")
-        kept = {True: "yes", False: "**no**", None: "n/a"}[p.kept_up]
-        lines.append(
-            f"| {p.workers} | {hosts} | {p.run_id}{'' if p.usable else ' (' + p.status + ')'} "
-            f"| {_fmt(p.offered_per_s, 1)} | {_fmt(p.acked_per_s, 1)} | {_fmt(p.stored_per_s, 1)} "
-            f"| {'n/a' if gain is None else f'{gain:+.1%}'} "
-            f"| {_fmt(p.ack_p50_ms, 1)} / {_fmt(p.ack_p99_ms, 1)} "
-            f"| {_fmt(p.fresh_p50_ms)} / {_fmt(p.fresh_p99_ms)} | {_fmt(p.drain_s, 1)} | {kept} "
-            f"| {cpu[0]} | {cpu[1]} | {_fmt(p.lost)} |"
-        )
-    lines += [
-        "",
-        "Stored throughput is records committed to HDFS per second from the load's start to the "
-        "last commit (the run report's figure); Kafka ack latency is from each batch's scheduled "
-        "time; freshness is event time to commit in HDFS. CPU is the mean over the run of the "
-        "active workers' cgroups, summed, against the sum of their limits.",
-        "",
-    ]
-    if plot:
-        lines += [f"![throughput and latency against worker count]({plot})", ""]
-    notes = [f"- {p.run_id}: {n}" for p in points for n in p.notes]
-    if notes:
-        lines += ["Notes:", "", *notes, ""]
-    lines += ["## How the answer is decided", "", RULE_TEXT, ""]
-    lines += ["Runs: " + ", ".join(f"`{p.run_dir}`" for p in points) + ".", ""]
-    return "\n".join(lines)
+    return render_template(
+        "scaleout.md.j2",
+        {
+            "report_id": report_id,
+            "target": target,
+            "phases": sorted({p.phase for p in points}),
+            "result": result,
+            "points": points,
+            "rows": sorted(points, key=lambda p: (p.workers, p.run_id)),
+            "gains": gains,
+            "worker_groups": list(WORKER_SERVICES.values()),
+            "worker_services": list(WORKER_SERVICES),
+            "plot": plot,
+            "rule": RULE_TEXT,
+        },
+    )
 
 
 def plot_png(path: Path, points: list[Point]) -> None:

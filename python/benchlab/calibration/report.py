@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from benchlab.render import render_template
+
 from . import analysis
 from .models import Prediction, error_percent, model_v1, model_v3, model_v21
 from .parsers import ParseError
@@ -162,100 +164,14 @@ def _tail_mean(series: list[tuple[float, float]]) -> float | None:
     return sum(v for _, v in tail) / len(tail)
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
-    if value is None:
-        return "n/a"
-    if value == float("inf"):
-        return "inf"
-    return f"{value:,.{digits}f}"
-
-
 def render_markdown(doc: dict) -> str:
-    dev, eng = doc["device"], doc["engine"]
-    lines = [
-        f"# Calibration report: {doc['host']} ({doc.get('calibration_id') or '?'})",
-        "",
-        "## Phase A: device (fio, direct I/O)",
-        "",
-        f"- B_w {_fmt(dev['B_w'])} MiB/s, B_r {_fmt(dev['B_r'])} MiB/s, "
-        f"B_mix {_fmt(dev['B_mix'])} MiB/s measured at {dev['mix_read_percent']} % reads, "
-        f"harmonic B_eff {_fmt(dev['B_eff'])} MiB/s (rho_r {eng['rho_r']:.6f})",
-        "",
-        "## Phase B: engine (db_bench fillrandom)",
-        "",
-        f"- measured {_fmt(eng['mib_s'])} MiB/s, {_fmt(eng['ops_s'], 0)} ops/s over "
-        f"{_fmt(eng['seconds'])} s; second-half mean {_fmt(eng['steady_tail_mib_s'])} MiB/s",
-        f"- CR {_fmt(eng['CR'], 3)}, WA (LOG Sum W-Amp) {_fmt(eng['WA_log'], 2)}, "
-        f"WA (statistics, SST bytes per user byte) {_fmt(eng['WA_statistics'], 2)}",
-        f"- stall {_fmt(eng['stall_percent'])} % ({_fmt(eng['stall_seconds'])} s of the fill)",
-        f"- device read {_fmt(eng['device_read_bytes'] / 2**20)} MiB, written "
-        f"{_fmt(eng['device_write_bytes'] / 2**20)} MiB ({eng['device_io_source']}); "
-        f"process CPU {_fmt(eng['cpu_seconds'])} s over {_fmt(eng['wall_seconds'])} s wall",
-        "",
-        f"## Phase C: levels (last cumulative table, from {eng['compaction_table_source']})",
-        "",
-        "| level | Read(GB) | Rn(GB) | Write(GB) | W-Amp | Comp(sec) | CompMergeCPU(sec) "
-        "| share of writes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for lv in doc["levels"]:
-        lines.append(
-            f"| {lv['level']} | {lv['read_gb']:.1f} | {lv['rn_gb']:.1f} | {lv['write_gb']:.1f} | "
-            f"{lv['w_amp']:.1f} | {lv['comp_sec']:.2f} | {_fmt(lv['comp_merge_cpu_sec'], 2)} | "
-            f"{lv['share_of_writes'] * 100:.1f} % |"
-        )
-    lines += [
-        "",
-        "## Predictions",
-        "",
-        "| model | predicted MiB/s | ops/s | measured MiB/s | error | bottleneck named |",
-        "|---|---:|---:|---:|---:|---|",
-    ]
-    for name, p in doc["predictions"].items():
-        lines.append(
-            f"| {name} | {_fmt(p['mib_s'])} | {_fmt(p['ops_s'], 0)} | {_fmt(eng['mib_s'])} | "
-            f"{p['error_percent']:+.1f} % | {p['bottleneck']} |"
-        )
-    v3 = doc["predictions"]["v3"]["terms"]
-    lines += [
-        "",
-        "### v3 bounds (MiB/s) and per-user-byte costs",
-        "",
-    ]
-    for key, value in v3.items():
-        lines.append(f"- {key}: {_fmt(value, 3)}")
-    lines += [
-        "",
-        f"Stall explained: in steady state the writer (alone it could put "
-        f"{_fmt(v3['S_foreground writer thread'])} MiB/s) must be held back "
-        f"{v3['predicted stall fraction'] * 100:.1f} % of the time, because the background "
-        f"sustains only {_fmt(doc['predictions']['v3']['mib_s'])} MiB/s. This fill left "
-        f"{eng['compaction_debt_s']:.2f} s of compaction unpaid at its end (done during "
-        f"waitforcompaction); counting that, the expected stall for this finite run is "
-        f"{_fmt(eng['stall_explained_finite_percent'])} %; measured "
-        f"{eng['stall_percent']:.1f} %. The rest is the start of the fill, before L0 "
-        f"reaches its slowdown trigger, when compaction is not yet busy all the time.",
-    ]
-    if doc["validation"]:
-        lines += [
-            "",
-            "## Validation at fixed write rates (--benchmark_write_rate_limit)",
-            "",
-            "| x v3 | target MiB/s | achieved MiB/s | stall % | compaction debt s "
-            "| catch-up % of run | verdict |",
-            "|---:|---:|---:|---:|---:|---:|---|",
-        ]
-        for row in doc["validation"].values():
-            lines.append(
-                f"| {row['factor']:.1f} | {_fmt(row['target_mib_s'])} | "
-                f"{_fmt(row['achieved_mib_s'])} | "
-                f"{row['stall_percent']:.1f} | {row['compaction_debt_s']:.2f} | "
-                f"{row['catch_up_percent_of_run']:.1f} | {row['verdict']} |"
-            )
-    if doc["notes"]:
-        lines += ["", "## Notes", ""] + [f"- {n}" for n in doc["notes"]]
-    lines += ["", "![throughput over time](throughput.png)", ""]
-    return "\n".join(lines)
+    """report.md of one host from its report.json document."""
+    return render_template("calibration_host.md.j2", {"doc": doc})
+
+
+def render_run_markdown(name: str, docs: list[dict]) -> str:
+    """The calibration run's report.md: one summary row per host."""
+    return render_template("calibration_run.md.j2", {"name": name, "docs": docs})
 
 
 def plot(cal: analysis.HostCalibration, doc: dict, path: Path) -> None:
@@ -314,20 +230,5 @@ def write_run_report(run_dir: Path) -> list[dict]:
     if not hosts:
         raise ParseError(run_dir, "no host directories with host.json")
     docs = [write_host_report(h) for h in hosts]
-    lines = [
-        f"# Calibration {run_dir.name}",
-        "",
-        "| host | B_w | B_r | measured MiB/s | v1 | v2.1 | v3 | v3 error | stall % |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for doc in docs:
-        p = doc["predictions"]
-        lines.append(
-            f"| [{doc['host']}]({doc['host']}/report.md) | {doc['device']['B_w']:.1f} | "
-            f"{doc['device']['B_r']:.1f} | {doc['engine']['mib_s']:.1f} | {p['v1']['mib_s']:.1f} | "
-            f"{p['v2.1']['mib_s']:.1f} | {p['v3']['mib_s']:.1f} | "
-            f"{p['v3']['error_percent']:+.1f} % | "
-            f"{doc['engine']['stall_percent']:.1f} |"
-        )
-    (run_dir / "report.md").write_text("\n".join(lines) + "\n")
+    (run_dir / "report.md").write_text(render_run_markdown(run_dir.name, docs))
     return docs
