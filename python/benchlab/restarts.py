@@ -3,13 +3,17 @@
 The kit's supervisord event listener (roles/resource_limits/files/restart-listener.py, whose
 docstring fixes the line format and what each time measures) writes one line per unexpected
 exit, one when the program is RUNNING again (with the recovery time), and, for programs with a
-readiness check such as the HDFS DataNode, one when it is back in service. bench.yml reads
-each host's log after the load and hands the texts to
+readiness check such as the HDFS DataNode, one when it is back in service. bench.yml
+(playbooks/tasks/collect_restarts.yml) copies each host's log after the load into the run
+directory, one file per host: `restart-logs/<host>.log` (empty when the host has no log: no
+unexpected exit since the kit installed it) or `restart-logs/<host>.error` (why the log could
+not be read: host unreachable, file unreadable). Then
 
-    python -m benchlab.restarts collect --run-dir D < {"<host>": {"text": "...", "error": null}}
+    python -m benchlab.restarts collect --run-dir D --logs-dir D/restart-logs [--host H ...]
 
-which keeps the exits inside the run window (run.json `created` .. `finished`) with their
-follow-up lines and writes D/restarts.json; `benchlab report` shows it.
+keeps the exits inside the run window (run.json `created` .. `finished`) with their
+follow-up lines and writes D/restarts.json; `benchlab report` shows it. A host named by
+--host without a file in the logs directory is reported as an error for that host.
 
 Times come from the host that restarted the program; a recovery time is a difference on that
 one host's clock, so it holds on a multi-host lab even when the hosts' clocks differ a little.
@@ -18,7 +22,6 @@ one host's clock, so it holds on a multi-host lab even when the hosts' clocks di
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ from typing import Any
 from benchlab.results import ResultsError, open_run_dir, read_json, write_json
 
 RESTARTS_FILE = "restarts.json"
+LOG_SUFFIX = ".log"
+ERROR_SUFFIX = ".error"
 
 
 @dataclass(frozen=True)
@@ -198,21 +203,56 @@ def collect(run_dir: Path, logs: dict[str, Any], now: float | None = None) -> di
     return doc
 
 
+def read_logs_dir(logs_dir: Path, hosts: list[str] | None = None) -> dict[str, dict[str, Any]]:
+    """{host: {"text", "error"}} from `logs_dir`'s <host>.log and <host>.error files.
+
+    A .error file (its text, or "unreadable" when empty) makes that host's error; a host of
+    `hosts` with neither file is an error too, so a log that was not transferred is never
+    taken for "no restarts". Other files are ignored.
+    """
+    if not logs_dir.is_dir():
+        raise ResultsError(f"{logs_dir} is not a directory of restart logs")
+    logs: dict[str, dict[str, Any]] = {}
+    for path in sorted(logs_dir.iterdir()):
+        if not path.is_file() or path.suffix not in (LOG_SUFFIX, ERROR_SUFFIX):
+            continue
+        item = logs.setdefault(path.stem, {"text": "", "error": None})
+        # The listener writes ASCII; a damaged byte must not cost the other lines.
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix == LOG_SUFFIX:
+            item["text"] = text
+        else:
+            item["error"] = text.strip() or "unreadable"
+    for host in hosts or []:
+        logs.setdefault(host, {"text": "", "error": f"no restart log in {logs_dir}"})
+    return logs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchlab.restarts",
         description="Keep every host's restart log lines of a run's window (restarts.json)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("collect", help="read {host: {text, error}} JSON on stdin")
+    p = sub.add_parser("collect", help="read <host>.log / <host>.error files of a directory")
     p.add_argument("--run-dir", required=True, type=Path)
+    p.add_argument(
+        "--logs-dir",
+        required=True,
+        type=Path,
+        help="one <host>.log (the host's restart log) or <host>.error (why not) per host",
+    )
+    p.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        help="a host whose log is expected (repeat); missing from --logs-dir: an error for it",
+    )
     args = parser.parse_args(argv)
     try:
-        logs = json.load(sys.stdin)
-        if not isinstance(logs, dict):
-            raise ValueError("expected a JSON object {host: {text, error}}")
-        doc = collect(args.run_dir, logs)
-    except (ValueError, ResultsError) as exc:
+        open_run_dir(args.run_dir)  # the run directory's error first, as before the logs
+        doc = collect(args.run_dir, read_logs_dir(args.logs_dir, args.host))
+    except (OSError, ValueError, ResultsError) as exc:
         print(f"benchlab.restarts: {exc}", file=sys.stderr)
         return 2
     print(

@@ -3,7 +3,6 @@ collect, as bench.yml calls it), and the report's "Restarts during the run" sect
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -70,18 +69,58 @@ def test_recovery_after_the_run_end_still_belongs_to_the_exit_inside(tmp_path: P
     assert entry["recovery_s"] == 6.05 and entry["ready_s"] == 11.5
 
 
-def test_collect_cli_reads_stdin_and_rejects_bad_input(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_collect_cli_reads_one_file_per_host_and_rejects_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # What playbooks/tasks/collect_restarts.yml leaves in the run directory: a log, an empty
+    # log (the host has none: no unexpected exit), and an error (host unreachable).
     run_dir = make_run(tmp_path, ["pipeline"])
     finish(run_dir)
-    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps({"localhost": {"text": WORKER1}})))
-    assert restarts.main(["collect", "--run-dir", str(run_dir)]) == 0
+    logs = run_dir / "restart-logs"
+    logs.mkdir()
+    (logs / "worker1.log").write_text(WORKER1)
+    (logs / "master.log").write_text("")
+    (logs / "worker2.error").write_text("Failed to connect to the host via ssh\n")
+    (logs / "notes.txt").write_text("not a log")
+    argv = ["collect", "--run-dir", str(run_dir), "--logs-dir", str(logs)]
+    hosts = ["--host=master", "--host=worker1", "--host=worker2", "--host=worker3"]
+    assert restarts.main([*argv, *hosts]) == 0
     assert "1 restart(s)" in capsys.readouterr().out
-    monkeypatch.setattr("sys.stdin", io.StringIO("[]"))
-    assert restarts.main(["collect", "--run-dir", str(run_dir)]) == 2
-    monkeypatch.setattr("sys.stdin", io.StringIO("{}"))
-    assert restarts.main(["collect", "--run-dir", str(tmp_path / "nope")]) == 2
+    doc = json.loads((run_dir / "restarts.json").read_text())
+    assert [(r["host"], r["exit_time"]) for r in doc["restarts"]] == [
+        ("worker1", "2026-11-22T16:01:30.250Z")
+    ]
+    assert doc["hosts"] == {
+        "master": {"error": None, "lines": []},
+        "worker1": {"error": None, "lines": WORKER1.splitlines()[2:]},
+        "worker2": {"error": "Failed to connect to the host via ssh", "lines": []},
+        "worker3": {"error": f"no restart log in {logs}", "lines": []},
+    }
+    # the same as collect() given the texts directly (what bench.yml piped in before)
+    direct = restarts.collect(
+        run_dir,
+        {
+            "master": {"text": "", "error": None},
+            "worker1": {"text": WORKER1, "error": None},
+            "worker2": {"text": "", "error": "Failed to connect to the host via ssh"},
+            "worker3": {"text": "", "error": f"no restart log in {logs}"},
+        },
+    )
+    assert direct == doc
+    # an empty .error file still marks the host
+    (logs / "worker2.error").write_text("")
+    assert restarts.read_logs_dir(logs)["worker2"] == {"text": "", "error": "unreadable"}
+    # no run directory (the run stopped before creating one), no logs directory
+    assert (
+        restarts.main(["collect", "--run-dir", str(tmp_path / "nope"), "--logs-dir", str(logs)])
+        == 2
+    )
+    assert "no run.json" in capsys.readouterr().err
+    assert (
+        restarts.main(["collect", "--run-dir", str(run_dir), "--logs-dir", str(tmp_path / "nope")])
+        == 2
+    )
+    assert "not a directory of restart logs" in capsys.readouterr().err
 
 
 def test_report_section_lists_each_restart_with_its_recovery(tmp_path: Path) -> None:
