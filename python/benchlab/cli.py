@@ -10,9 +10,9 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -204,8 +204,16 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 def run_playbook(
     repo: Path, playbook: str, extravars: dict[str, Any], cmdline: list[str], console: Console,
-    *, quiet: bool = False,
+    *, quiet: bool = False, label: str = "", log: TextIO | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> int:  # fmt: skip
+    """Drive one playbook through ansible-runner with live progress; return an exit code.
+
+    `label` prefixes the progress line and the closing line (e.g. "[1/2] workers=1"); `log`
+    receives ansible-playbook's output as it comes; `cancel` is polled while the playbook
+    runs (every few seconds): when it returns True the playbook is stopped and the result
+    is EXIT_INTERRUPTED.
+    """
     import tempfile
 
     import ansible_runner
@@ -218,14 +226,19 @@ def run_playbook(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), console=console, disable=quiet,
     ) as progress:  # fmt: skip
-        task = progress.add_task(playbook, info="")
+        task = progress.add_task(f"{label}{playbook}", info="")
 
         def on_event(event: dict[str, Any]) -> bool:
             kind = event.get("event", "")
             data = event.get("event_data", {})
+            if log is not None and event.get("stdout"):
+                log.write(f"{event['stdout']}\n")
+                log.flush()
             if kind == "playbook_on_task_start":
                 counts["tasks"] += 1
-                progress.update(task, description=f"{data.get('play', '')}: {data.get('task', '')}")
+                progress.update(
+                    task, description=f"{label}{data.get('play', '')}: {data.get('task', '')}"
+                )
             elif kind == "runner_on_ok":
                 counts["ok"] += 1
                 counts["changed"] += int(bool(data.get("res", {}).get("changed")))
@@ -249,7 +262,7 @@ def run_playbook(
             result = ansible_runner.run(
                 private_data_dir=pdd, project_dir=str(repo), playbook=playbook,
                 extravars=extravars, cmdline=" ".join(cmdline) or None,
-                event_handler=on_event, quiet=True,
+                event_handler=on_event, cancel_callback=cancel, quiet=True,
                 envvars={"ANSIBLE_CONFIG": str(repo / "ansible.cfg")},
             )  # fmt: skip
         except KeyboardInterrupt:
@@ -257,7 +270,7 @@ def run_playbook(
             return EXIT_INTERRUPTED
     for line in failures + verdict_failures:
         _err(console, line)
-    console.print(f"{playbook}: {result.status}, rc {result.rc}", highlight=False)
+    console.print(f"{label}{playbook}: {result.status}, rc {result.rc}", highlight=False)
     if result.status == "canceled":
         return EXIT_INTERRUPTED
     if verdict_failures and not failures and not counts["unreachable"]:
