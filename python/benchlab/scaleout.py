@@ -541,7 +541,9 @@ def write_report(
     marks a scale-out that was interrupted (report.json `partial`).
     """
     if not run_dirs:
-        raise ScaleoutError("no runs given; fix: benchlab scaleout results/<run1> results/<run2>")
+        raise ScaleoutError(
+            "no runs given; fix: benchlab scaleout report results/<run1> results/<run2>"
+        )
     if not 0 <= noise < 1:
         raise ScaleoutError(f"--noise {noise} must be a fraction in [0, 1), e.g. 0.1")
     points = [load_point(d, target) for d in run_dirs]

@@ -111,7 +111,7 @@ def test_every_program_in_a_cgroup_is_a_registered_limited_service() -> None:
 
 # -- run parameters: benchlab.runparams is the source, run.yml holds checked copies --------
 def test_overridable_run_parameters_agree_with_runparams() -> None:
-    # preflight.yml passes each of these to benchlab.runparams; scaleout.yml passes them on.
+    # preflight.yml passes each of these to benchlab.runparams.
     assert _kit("run.yml")["benchlab_run_overridable"] == list(OVERRIDABLE)
 
 

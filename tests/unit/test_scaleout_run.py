@@ -68,7 +68,7 @@ def plan_for(kit: Path, counts: str | None = "1,2", **extra: str) -> Plan:
 
 
 # -- the plan: names, argv, refusal of bad input ------------------------------------------
-def test_the_plan_stamps_run_ids_as_scaleout_yml_did_and_passes_the_parameters_on(
+def test_the_plan_stamps_run_ids_and_passes_the_parameters_on(
     kit: Path,
 ) -> None:
     plan = plan_for(kit, "2,1", phase="2", duration="60", pg_write_method="insert")
