@@ -10,9 +10,9 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -219,8 +219,16 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 def run_playbook(
     repo: Path, playbook: str, extravars: dict[str, Any], cmdline: list[str], console: Console,
-    *, quiet: bool = False,
+    *, quiet: bool = False, label: str = "", log: TextIO | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> int:  # fmt: skip
+    """Drive one playbook through ansible-runner with live progress; return an exit code.
+
+    `label` prefixes the progress line and the closing line (e.g. "[1/2] workers=1"); `log`
+    receives ansible-playbook's output as it comes; `cancel` is polled while the playbook
+    runs (every few seconds): when it returns True the playbook is stopped and the result
+    is EXIT_INTERRUPTED.
+    """
     import tempfile
 
     import ansible_runner
@@ -233,14 +241,19 @@ def run_playbook(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), console=console, disable=quiet,
     ) as progress:  # fmt: skip
-        task = progress.add_task(playbook, info="")
+        task = progress.add_task(f"{label}{playbook}", info="")
 
         def on_event(event: dict[str, Any]) -> bool:
             kind = event.get("event", "")
             data = event.get("event_data", {})
+            if log is not None and event.get("stdout"):
+                log.write(f"{event['stdout']}\n")
+                log.flush()
             if kind == "playbook_on_task_start":
                 counts["tasks"] += 1
-                progress.update(task, description=f"{data.get('play', '')}: {data.get('task', '')}")
+                progress.update(
+                    task, description=f"{label}{data.get('play', '')}: {data.get('task', '')}"
+                )
             elif kind == "runner_on_ok":
                 counts["ok"] += 1
                 counts["changed"] += int(bool(data.get("res", {}).get("changed")))
@@ -264,7 +277,7 @@ def run_playbook(
             result = ansible_runner.run(
                 private_data_dir=pdd, project_dir=str(repo), playbook=playbook,
                 extravars=extravars, cmdline=" ".join(cmdline) or None,
-                event_handler=on_event, quiet=True,
+                event_handler=on_event, cancel_callback=cancel, quiet=True,
                 envvars={"ANSIBLE_CONFIG": str(repo / "ansible.cfg")},
             )  # fmt: skip
         except KeyboardInterrupt:
@@ -272,7 +285,7 @@ def run_playbook(
             return EXIT_INTERRUPTED
     for line in failures + verdict_failures:
         _err(console, line)
-    console.print(f"{playbook}: {result.status}, rc {result.rc}", highlight=False)
+    console.print(f"{label}{playbook}: {result.status}, rc {result.rc}", highlight=False)
     if result.status == "canceled":
         return EXIT_INTERRUPTED
     if verdict_failures and not failures and not counts["unreachable"]:
@@ -342,6 +355,53 @@ def cmd_scaleout(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_scaleout_run(args: argparse.Namespace, console: Console) -> int:
+    from benchlab.inventory import InventoryError, resolve_inventory
+    from benchlab.runparams import ParamError
+    from benchlab.scaleout import load_phase_rates
+    from benchlab.scaleout_run import execute, make_plan, summary_lines
+
+    repo = Path(args.repo).resolve()
+    try:
+        extra = parse_extra_vars(args.extra_vars or [])
+        if args.phase is not None and extra.setdefault("phase", args.phase) != args.phase:
+            raise ValueError(
+                f"--phase {args.phase} and -e phase={extra['phase']} disagree; "
+                "fix: give the phase once"
+            )
+        if not 0 <= args.noise < 1:
+            raise ValueError(f"--noise {args.noise} must be a fraction in [0, 1), e.g. 0.1")
+        inventory = resolve_inventory(repo, args.inventory)
+        plan = make_plan(repo, repo / "results", inventory, args.workers, extra)
+    except (ValueError, InventoryError, ParamError) as exc:  # ParamError names field and fix
+        console.print(f"[bold red]benchlab:[/] {exc}", highlight=False, soft_wrap=True)
+        return EXIT_BAD_INPUT
+    stop = StopFlag()
+    stop.install()
+    cmdline = ["-i", str(inventory)]
+
+    def runner(playbook: str, extravars: Any, *, label: str, log: Path) -> int:
+        with log.open("w", encoding="utf-8") as handle:
+            return run_playbook(
+                repo, playbook, dict(extravars), cmdline, console, quiet=args.quiet,
+                label=label, log=handle, cancel=stop,
+            )  # fmt: skip
+
+    console.print(
+        f"scale-out {plan.scaleout_id}: phase {plan.phase}, target {plan.target}, workers "
+        f"{', '.join(str(r.workers) for r in plan.runs)}; inventory {inventory}; "
+        f"output {plan.out_dir}",
+        highlight=False,
+    )
+    outcome = execute(
+        plan, runner, stop, lambda line: console.print(line, highlight=False),
+        noise=args.noise, phases=load_phase_rates(repo), restore=not args.no_restore,
+    )  # fmt: skip
+    for line in summary_lines(outcome, inventory):
+        console.print(line, highlight=False, soft_wrap=True)
+    return outcome.exit_code
+
+
 # -- parser -------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own exit code is already 2
@@ -350,6 +410,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from benchlab.runparams import OVERRIDABLE
+
     parser = _Parser(prog="benchlab", description="benchlab write-benchmark kit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -392,16 +454,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_results)
 
     p = sub.add_parser(
-        "scaleout", help="throughput and latency against worker count from runs at each count"
+        "scaleout", help="does adding a worker raise throughput: bench at each count, report"
     )
-    p.add_argument("runs", nargs="+", metavar="RUN", help="results/<run_id> (or a run id)")
-    p.add_argument("--results-root", default="results")
-    p.add_argument("--out", help="report directory (default: <results-root>/scaleout-<id>)")
-    p.add_argument("--target", default="pipeline")
-    p.add_argument("--noise", type=float, default=0.10,
-                   help="noise threshold floor as a fraction (default 0.10)")  # fmt: skip
-    p.add_argument("--repo", default=".", help="kit checkout, for the phase table")
-    p.set_defaults(func=cmd_scaleout)
+    ssub = p.add_subparsers(dest="scaleout_cmd", required=True, parser_class=_Parser)
+    sr = ssub.add_parser(
+        "run",
+        help="bench.yml once per worker count through ansible-runner, then the report",
+        description="Run bench.yml once per worker count (-e workers=N, each its own run id "
+        "and preflight) through ansible-runner with live progress, write the scale-out report "
+        "of the runs to results/scaleout-<id>/, then start every worker again. Ctrl-C stops "
+        "the current run, marks the scale-out PARTIAL and reports what ran. Exit: 0 done, "
+        "1 a run, the report or the workers play failed, 2 bad input (nothing changed), "
+        "10 a run's data verdict FAILed, 130 interrupted.",
+    )
+    sr.add_argument("-i", "--inventory", help="e.g. inventory/virtual (default: ansible.cfg's)")
+    sr.add_argument("--workers", metavar="N,N,...",
+                    help="worker counts in run order, e.g. 1,2 (default: 1 to all)")  # fmt: skip
+    sr.add_argument("--phase", help="smoke, 1, 2 or 3 (or -e phase=; default smoke)")
+    passed_on = ", ".join(name for name in OVERRIDABLE if name != "workers")
+    sr.add_argument("-e", "--extra-vars", action="append", metavar="K=V",
+                    help=f"phase or a run parameter: {passed_on} (target default: pipeline; "
+                    "workers comes from --workers); repeatable")  # fmt: skip
+    sr.add_argument("--noise", type=float, default=0.10,
+                    help="noise threshold floor as a fraction (default 0.10)")  # fmt: skip
+    sr.add_argument("--no-restore", action="store_true",
+                    help="keep the last run's worker set (skip playbooks/workers.yml)")  # fmt: skip
+    sr.add_argument("--repo", default=".", help="kit checkout (default: current directory)")
+    sr.add_argument("--quiet", action="store_true", help="no live progress")
+    sr.set_defaults(func=cmd_scaleout_run)
+
+    sp = ssub.add_parser(
+        "report", help="throughput and latency against worker count from runs at each count"
+    )
+    sp.add_argument("runs", nargs="+", metavar="RUN", help="results/<run_id> (or a run id)")
+    sp.add_argument("--results-root", default="results")
+    sp.add_argument("--out", help="report directory (default: <results-root>/scaleout-<id>)")
+    sp.add_argument("--target", default="pipeline")
+    sp.add_argument("--noise", type=float, default=0.10,
+                    help="noise threshold floor as a fraction (default 0.10)")  # fmt: skip
+    sp.add_argument("--repo", default=".", help="kit checkout, for the phase table")
+    sp.set_defaults(func=cmd_scaleout)
 
     register_calibration(sub)
     return parser

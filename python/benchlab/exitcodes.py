@@ -13,6 +13,8 @@ apply, 130 wins over 1, and 1 over 10.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -26,6 +28,21 @@ EXIT_INTERRUPTED = 130
 # How bench.yml's verdict task starts its message; `benchlab bench` maps it to EXIT_DATA_FAILED.
 DATA_VERDICT_PREFIX = "benchlab data verdict: FAIL"
 
+
+def combined(codes: Iterable[int]) -> int:
+    """One exit code for several steps (e.g. a scale-out's runs): 130, then 1, then 10, then 0.
+
+    Any other non-zero code (bad input 2 or unreachable 3 met after something already ran,
+    ansible-playbook's own 2, 4, ...) means a step could not do its work: EXIT_FAILED.
+    """
+    seen = set(codes)
+    if EXIT_INTERRUPTED in seen:
+        return EXIT_INTERRUPTED
+    if seen - {EXIT_OK, EXIT_DATA_FAILED}:
+        return EXIT_FAILED
+    return EXIT_DATA_FAILED if EXIT_DATA_FAILED in seen else EXIT_OK
+
+
 __all__ = [
     "DATA_VERDICT_PREFIX",
     "EXIT_BAD_INPUT",
@@ -34,4 +51,5 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_UNREACHABLE",
+    "combined",
 ]

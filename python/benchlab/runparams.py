@@ -35,8 +35,8 @@ PG_DEFAULT_METHOD = "copy"
 DEFAULT_PHASE = "smoke"
 DEFAULT_TARGET = "all"
 # What -e may override, in the order they are checked; group_vars/all/run.yml's
-# benchlab_run_overridable is a copy preflight.yml and scaleout.yml read (checked equal by
-# tests/unit/test_kit_facts.py).
+# benchlab_run_overridable is a copy preflight.yml reads (checked equal by
+# tests/unit/test_kit_facts.py); `benchlab scaleout run` reads this one.
 OVERRIDABLE = (
     "duration",
     "batch_size",

@@ -1,10 +1,11 @@
 """`benchlab scaleout`: does adding a worker node raise the distributed throughput?
 
-SPEC.md section 7 asks it of the Kafka -> Spark -> HDFS pipeline. `scaleout.yml` runs the
-same phase once per worker count (`bench.yml -e workers=N`: the first N hosts of
-hdfs_datanodes and spark_workers, recorded as `workers` in each run's configuration); this
-module reads those runs and writes `results/scaleout-<id>/` with `report.md`, `report.json`
-and `scaleout.png` (throughput and end-to-end latency against the worker count).
+SPEC.md section 7 asks it of the Kafka -> Spark -> HDFS pipeline. `benchlab scaleout run`
+(benchlab.scaleout_run) runs the same phase once per worker count (`bench.yml -e workers=N`:
+the first N hosts of hdfs_datanodes and spark_workers, recorded as `workers` in each run's
+configuration); this module reads those runs and writes `results/scaleout-<id>/` with
+`report.md`, `report.json` and `scaleout.png` (throughput and end-to-end latency against the
+worker count).
 
 The answer is one sentence decided by the rule below (also printed in the report):
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import math
 import secrets
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -286,7 +288,7 @@ def answer(
             "verdict": "insufficient",
             "sentence": (
                 f"Cannot say: the usable runs cover {len(groups)} worker count(s) ({counts}); "
-                "run scaleout.yml with at least two counts, e.g. -e scaleout_workers=[1,2]."
+                "run `benchlab scaleout run` with at least two counts, e.g. --workers 1,2."
             ),
         }
     lo, hi = min(groups), max(groups)
@@ -390,7 +392,12 @@ RULE_TEXT = (
 
 
 def render_markdown(
-    report_id: str, target: str, points: list[Point], result: dict[str, Any], plot: str | None
+    report_id: str,
+    target: str,
+    points: list[Point],
+    result: dict[str, Any],
+    plot: str | None,
+    notes: Sequence[str] = (),
 ) -> str:
     gains = {r["workers"]: r["gain_vs_previous"] for r in per_count(points)}
     return render_template(
@@ -407,6 +414,7 @@ def render_markdown(
             "worker_services": list(WORKER_SERVICES),
             "plot": plot,
             "rule": RULE_TEXT,
+            "notes": list(notes),
         },
     )
 
@@ -486,10 +494,18 @@ def write_report(
     target: str = "pipeline",
     noise: float = DEFAULT_NOISE,
     phases: dict[str, float] | None = None,
+    notes: Sequence[str] = (),
+    partial: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
-    """Read the runs, decide, write report.md / report.json / scaleout.png; return the dir."""
+    """Read the runs, decide, write report.md / report.json / scaleout.png; return the dir.
+
+    `notes` are shown under the answer (e.g. which worker counts did not run); `partial`
+    marks a scale-out that was interrupted (report.json `partial`).
+    """
     if not run_dirs:
-        raise ScaleoutError("no runs given; fix: benchlab scaleout results/<run1> results/<run2>")
+        raise ScaleoutError(
+            "no runs given; fix: benchlab scaleout report results/<run1> results/<run2>"
+        )
     if not 0 <= noise < 1:
         raise ScaleoutError(f"--noise {noise} must be a fraction in [0, 1), e.g. 0.1")
     points = [load_point(d, target) for d in run_dirs]
@@ -503,13 +519,17 @@ def write_report(
     except Exception as exc:  # a missing plot must not lose the report
         plot = None
         points[0].notes.append(f"plot not written: {exc}")
-    write_text_atomic(path / "report.md", render_markdown(report_id, target, points, result, plot))
+    write_text_atomic(
+        path / "report.md", render_markdown(report_id, target, points, result, plot, notes)
+    )
     write_json(
         path / "report.json",
         {
             "id": report_id,
             "generated": utc_iso(),
             "target": target,
+            "partial": partial,
+            "notes": list(notes),
             "question": "does adding a worker node raise the distributed throughput?",
             "answer": result,
             "rule": RULE_TEXT,

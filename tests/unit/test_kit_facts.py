@@ -132,7 +132,7 @@ def test_every_target_row_has_its_package_and_known_groups_and_ports() -> None:
 
 # -- run parameters: benchlab.runparams is the source, run.yml holds checked copies --------
 def test_overridable_run_parameters_agree_with_runparams() -> None:
-    # preflight.yml passes each of these to benchlab.runparams; scaleout.yml passes them on.
+    # preflight.yml passes each of these to benchlab.runparams.
     assert _kit("run.yml")["benchlab_run_overridable"] == list(OVERRIDABLE)
 
 

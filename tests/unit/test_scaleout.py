@@ -262,14 +262,16 @@ def test_cli_writes_the_report_and_refuses_bad_input(
     two = make_run(runs, 2)
     out = runs / "scaleout-test"
     out.mkdir()
-    (out / "bench-w1.log").write_text("log of the bench run\n")  # scaleout.yml's logs
-    code = main(["scaleout", str(one), two.name, "--results-root", str(runs), "--out", str(out)])
+    (out / "bench-w1.log").write_text("log of the bench run\n")  # `scaleout run`'s logs
+    code = main(
+        ["scaleout", "report", str(one), two.name, "--results-root", str(runs), "--out", str(out)]
+    )
     assert code == 0
     assert (out / "report.md").is_file() and (out / "bench-w1.log").is_file()
     assert "Not at this load" in capsys.readouterr().out
-    assert main(["scaleout", str(one), str(two), "--out", str(out)]) == 2
-    assert main(["scaleout", str(one), str(tmp_path / "nope")]) == 2
-    assert main(["scaleout", str(one), str(two), "--noise", "1.5"]) == 2
+    assert main(["scaleout", "report", str(one), str(two), "--out", str(out)]) == 2
+    assert main(["scaleout", "report", str(one), str(tmp_path / "nope")]) == 2
+    assert main(["scaleout", "report", str(one), str(two), "--noise", "1.5"]) == 2
 
 
 # -- the run report --------------------------------------------------------------------------
