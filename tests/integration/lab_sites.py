@@ -95,13 +95,16 @@ class KilledBench:
         return (self.run_dir / "report.md").read_text()
 
     def assert_audits_clean(self) -> None:
-        """Both systems acknowledged records and the audits lost and duplicated none."""
+        """Every target of `-e target=all` acknowledged records; the audits lost and
+        duplicated none."""
         audit = self.json("audit.json")
-        for target in ("postgresql", "pipeline"):
+        targets = self.json("run.json")["targets"]
+        assert targets == ["postgresql", "pipeline", "kafka"], targets
+        for target in targets:
             assert audit[target]["acknowledged"] > 0, audit
             assert audit[target]["lost"] == 0, audit
             assert audit[target]["duplicates"] == 0, audit
-        assert "| figure | postgresql | pipeline |" in self.report()
+        assert "| figure | postgresql | pipeline | kafka |" in self.report()
 
     def assert_pipeline_drained(self) -> None:
         audit = self.json("audit.json")

@@ -2,6 +2,9 @@
 
 - `-e target=pipeline` runs on an inventory that has no `postgresql` group: nothing of the
   kit reads PostgreSQL unless the target needs it (bench_run.yml, preflight, the template).
+- The kafka target (benchlab.targets.kafka) stores what the broker acknowledged, and its
+  audit reads the topic back: lost 0 on a clean run, and every record it was told of but
+  never saw is counted lost.
 
 Runs last in the local suite (file order): the inventory without `postgresql` leaves
 Prometheus without the postgres job until the next site.yml.
@@ -11,12 +14,84 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from conftest import REPO, Lab, run_playbook
+
+from benchlab.cli import main
+from benchlab.config import load_config
+from benchlab.seqranges import RangeSet
+from benchlab.targets.kafka.audit import audit_kafka
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- kafka alone ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def kafka_run(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, Path]:
+    tmp = tmp_path_factory.mktemp("kafka-target")
+    run_id = f"it-kafka-{uuid.uuid4().hex[:10]}"
+    config = {
+        "run_id": run_id,
+        "phase": "smoke",
+        "load": {"batch_size": 200, "interval_s": 0.1, "duration_s": 5, "processes": 0},
+        "lab": {"groups": {"kafka": ["127.0.0.1"]}},
+        "targets": [
+            {
+                "name": "kafka",
+                "sink": {"host": "{kafka}", "port": 9092, "topic": "benchlab-events"},
+                "criteria": {"min_success_rate": 0.99, "max_p99_ms": 1000, "oom_allowed": False},
+            }
+        ],
+        "loadgen_metrics_port": free_port(),
+        "loadgen_metrics_addr": "127.0.0.1",
+    }
+    path = tmp / "run-config.json"
+    path.write_text(json.dumps(config))
+    root = tmp / "results"
+    rc = main(["run", "--config", str(path), "--results-root", str(root), "--quiet",
+               "--skip-metrics"])  # fmt: skip
+    return root / run_id, rc, path
+
+
+def test_kafka_target_run_audits_every_acknowledged_record(
+    kafka_run: tuple[Path, int, Path],
+) -> None:
+    run_dir, rc, _ = kafka_run
+    assert rc == 0
+    audit: dict[str, Any] = json.loads((run_dir / "audit.json").read_text())["kafka"]
+    load = json.loads((run_dir / "load.json").read_text())["kafka"]
+    assert load["records_acked"] == load["records_due"] == 10_000
+    assert audit["acknowledged"] == 10_000
+    assert (audit["lost"], audit["duplicates"], audit["exactly_once"]) == (0, 0, 10_000)
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["data_verdict"]["kafka"]["status"] == "PASS"
+    assert "kafka (Kafka): acknowledgement = the broker's" in (run_dir / "report.md").read_text()
+
+
+def test_kafka_audit_counts_what_the_topic_does_not_hold(
+    kafka_run: tuple[Path, int, Path],
+) -> None:
+    """The same run's records, audited against acknowledgements for 50 seqs never sent."""
+    run_dir, _, config_path = kafka_run
+    (target,) = load_config(config_path).targets
+    run = json.loads((run_dir / "run.json").read_text())
+    acked = RangeSet()
+    acked.add(0, 10_000)
+    acked.add(1_000_000, 50)
+    result = audit_kafka("kafka", target.sink.config, run["run_id"], acked,
+                         run["window"]["kafka"]["start"])  # fmt: skip
+    assert result.lost == 50 and result.lost_examples[:2] == [1_000_000, 1_000_001]
+    assert result.acked_found == 10_000
 
 
 # -- the pipeline on an inventory without PostgreSQL ----------------------------------------
