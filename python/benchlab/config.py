@@ -99,9 +99,15 @@ def _bounded(data: dict[str, Any], key: str, default: Any = ...) -> Any:
     """A load field checked against benchlab.runparams.BOUNDS (the bounds -e is checked with)."""
     bound = BOUND_BY_KEY[key]
     return number(
-        data, "load", key, integer=bound.integer, minimum=bound.minimum,
-        exclusive_min=bound.exclusive_min, maximum=bound.maximum, default=default,
-    )  # fmt: skip
+        data,
+        "load",
+        key,
+        integer=bound.integer,
+        minimum=bound.minimum,
+        exclusive_min=bound.exclusive_min,
+        maximum=bound.maximum,
+        default=default,
+    )
 
 
 def parse_load(data: dict[str, Any]) -> LoadConfig:
@@ -130,9 +136,10 @@ def parse_targets(
     items = data.get("targets")
     if not isinstance(items, list) or not items:
         raise ConfigError(
-            "targets", "must be a non-empty list",
+            "targets",
+            "must be a non-empty list",
             'list one object per system, e.g. [{"name": "postgresql", "sink": {...}}]',
-        )  # fmt: skip
+        )
     parsed: list[TargetConfig] = []
     for i, item in enumerate(items):
         prefix = f"targets[{i}]"
@@ -152,16 +159,18 @@ def parse_targets(
             target = targets.get(kind)
         except targets.UnknownTarget:
             raise ConfigError(
-                f"{prefix}.type", f"no target package '{kind}'",
+                f"{prefix}.type",
+                f"no target package '{kind}'",
                 f"use one of {', '.join(targets.available())}, or add benchlab/targets/{kind}/",
-            ) from None  # fmt: skip
+            ) from None
         entry = lab.resolve(item, prefix)
         for key in entry:
             if key not in COMMON_TARGET_KEYS + target.keys:
                 raise ConfigError(
-                    f"{prefix}.{key}", f"is not a field of a {kind} target",
+                    f"{prefix}.{key}",
+                    f"is not a field of a {kind} target",
                     f"use {', '.join(COMMON_TARGET_KEYS + target.keys)}",
-                )  # fmt: skip
+                )
         sink, settings = target.parse(entry, prefix)
         hypothesis = mapping(entry, prefix, "hypothesis", required=False)
         svc = entry.get("services")
@@ -186,9 +195,10 @@ def parse_config(data: Any) -> RunConfig:
     run_id = string(data, "", "run_id")
     if not RUN_ID_RE.match(run_id):
         raise ConfigError(
-            "run_id", f"'{run_id}' has characters other than letters, digits, '.', '_', '-'",
+            "run_id",
+            f"'{run_id}' has characters other than letters, digits, '.', '_', '-'",
             "use e.g. 20261122T160102Z-p2-postgresql-3f9a",
-        )  # fmt: skip
+        )
     services = data.get("services") or {}
     if not isinstance(services, dict):
         raise ConfigError("services", "must be an object", "map service name -> limits")

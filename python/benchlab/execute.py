@@ -169,9 +169,14 @@ def execute(
             phase(f"load {target.name}")
             try:
                 result = run_load(
-                    target.name, config.run_id, config.load, target.sink,
-                    should_stop=should_stop, metrics=metrics, on_progress=on_progress,
-                )  # fmt: skip
+                    target.name,
+                    config.run_id,
+                    config.load,
+                    target.sink,
+                    should_stop=should_stop,
+                    metrics=metrics,
+                    on_progress=on_progress,
+                )
             finally:
                 if should_stop():
                     session.abort()
@@ -201,11 +206,15 @@ def execute(
             failed_targets=failed,
             data_verdict={t: v.as_dict() for t, v in verdicts.items()},
             window={
-                t: {"start": r.t0_wall, "end": r.end_wall, "start_utc": utc_iso(r.t0_wall),
-                    "end_utc": utc_iso(r.end_wall)}
+                t: {
+                    "start": r.t0_wall,
+                    "end": r.end_wall,
+                    "start_utc": utc_iso(r.t0_wall),
+                    "end_utc": utc_iso(r.end_wall),
+                }
                 for t, r in results.items()
             },
-        )  # fmt: skip
+        )
         write_json(run_dir / "load.json", summaries())
         write_json(run_dir / "audit.json", audits)
         write_json(run_dir / "run.json", run)

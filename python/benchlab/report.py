@@ -332,10 +332,13 @@ def generate_report(
         "job_restarts": job_restarts,
         "generated": utc_iso(),
         "hypothesis_keys": [
-            ("throughput", "throughput_per_s"), ("latency", "latency_ms"), ("CPU", "cpu"),
-            ("memory", "memory"), ("state", "state"),
+            ("throughput", "throughput_per_s"),
+            ("latency", "latency_ms"),
+            ("CPU", "cpu"),
+            ("memory", "memory"),
+            ("state", "state"),
         ],
-    }  # fmt: skip
+    }
     text = render(context)
     write_text_atomic(run_dir / "report.md", text)
     run["figures"] = {

@@ -8,7 +8,7 @@ labels ``service`` and ``host``. Configuration (YAML, written by the benchlab ro
     port: 9106
     cgroup_env: /etc/benchlab/cgroup.env
     restart_log: /var/log/benchlab/restarts.log
-    supervisor_config: <path>          # default: SUPERVISOR_CONFIG below
+    supervisor_config: <path>        # required: Ansible's benchlab_supervisor_conf
 """
 
 from __future__ import annotations
@@ -32,11 +32,6 @@ from prometheus_client.registry import Collector
 from benchlab import cgroups, restarts
 
 STATUS_LINE = re.compile(r"^(\S+)\s+([A-Z]+)\b")
-# The kit supervisord's config file. Ansible's one definition is benchlab_supervisor_conf
-# (group_vars/all/kit.yml), rendered into this exporter's config; this copy is the
-# exporter's default on hosts without the repo and the path tests drive supervisorctl with
-# (tests/unit/test_kit_facts.py checks the two agree).
-SUPERVISOR_CONFIG = "/etc/benchlab/supervisor/supervisord.conf"
 
 
 @dataclass(frozen=True)
@@ -46,11 +41,18 @@ class ExporterConfig:
     port: int = 9106
     cgroup_env: str = "/etc/benchlab/cgroup.env"
     restart_log: str = "/var/log/benchlab/restarts.log"
-    supervisor_config: str = SUPERVISOR_CONFIG
+    # The kit supervisord's config file: its one definition is benchlab_supervisor_conf
+    # (group_vars/all/kit.yml), which the benchlab role writes into this exporter's config.
+    supervisor_config: str = ""
 
     @classmethod
     def load(cls, path: str | Path) -> ExporterConfig:
         data = yaml.safe_load(Path(path).read_text()) or {}
+        if not data.get("supervisor_config"):
+            raise ValueError(
+                f"{path}: supervisor_config is missing; fix: run site.yml, which writes it "
+                "from benchlab_supervisor_conf"
+            )
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         if "port" in known:
             known["port"] = int(known["port"])

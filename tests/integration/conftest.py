@@ -16,8 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+# The kit supervisord's config: its one definition, benchlab_supervisor_conf.
+SUPERVISOR_CONFIG: str = yaml.safe_load((REPO / "group_vars/all/kit.yml").read_text())[
+    "benchlab_supervisor_conf"
+]
 VENV_BIN = Path(sys.executable).parent
 
 

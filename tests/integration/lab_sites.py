@@ -17,9 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, VENV_BIN, PlaybookRun, run_playbook
-
-from benchlab.service_exporter import SUPERVISOR_CONFIG
+from conftest import REPO, SUPERVISOR_CONFIG, VENV_BIN, PlaybookRun, run_playbook
 
 SUPERVISORCTL = f"supervisorctl -c {SUPERVISOR_CONFIG}"
 RESULTS_ON_LOADGEN = "/var/lib/benchlab/results"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import SUPERVISOR_CONFIG
 from pipeline_helpers import (
     HADOOP_TOOL,
     KAFKA,
@@ -26,7 +27,6 @@ from pipeline_helpers import (
     produce,
 )
 
-from benchlab.service_exporter import SUPERVISOR_CONFIG
 from benchlab.sinks.kafka import KafkaSinkConfig
 from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
 from benchlab.targets.pipeline.audit import audit_hdfs

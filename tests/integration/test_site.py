@@ -11,9 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import VENV_BIN, Lab, run_playbook
-
-from benchlab.service_exporter import SUPERVISOR_CONFIG
+from conftest import SUPERVISOR_CONFIG, VENV_BIN, Lab, run_playbook
 
 CG = Path("/sys/fs/cgroup")
 SUPERVISOR = ["supervisorctl", "-c", SUPERVISOR_CONFIG]

@@ -6,6 +6,7 @@ repeating a kit-wide value is a second copy nobody reads; it only drifts.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,6 @@ import yaml
 
 from benchlab import targets as target_packages
 from benchlab.runparams import OVERRIDABLE, PG_DEFAULT_METHOD
-from benchlab.service_exporter import SUPERVISOR_CONFIG
 from benchlab.sinks.postgres import PostgresSinkConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,8 +30,15 @@ def _kit(name: str) -> dict[str, Any]:
     return _yaml(KIT_VARS / name)
 
 
-def test_supervisord_config_path_agrees_with_the_kit_variable() -> None:
-    assert _kit("kit.yml")["benchlab_supervisor_conf"] == SUPERVISOR_CONFIG
+def test_supervisord_config_path_is_defined_once() -> None:
+    """benchlab_supervisor_conf is the one place the path is written; everything else
+    (roles, plays, the exporter's config, the tests) reads the variable."""
+    path = _kit("kit.yml")["benchlab_supervisor_conf"]
+    repo = KIT_VARS.parents[1]
+    files = subprocess.run(
+        ["git", "grep", "-l", "-F", path], cwd=repo, capture_output=True, text=True, check=False
+    ).stdout.split()
+    assert files == ["group_vars/all/kit.yml"], files
 
 
 # -- ports: group_vars/all/ports.yml is the one definition ---------------------------------

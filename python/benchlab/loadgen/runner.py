@@ -89,9 +89,11 @@ def _worker_main(spec: WorkerSpec, out: Any, go: Any, stop: Any, t0: Any) -> Non
     def prepare(tick: Tick) -> Batch:
         first = tick.index * load.batch_size
         rows = factory.rows(
-            first, load.batch_size, utc_from_timestamp(t0_wall + tick.index * load.interval_s),
+            first,
+            load.batch_size,
+            utc_from_timestamp(t0_wall + tick.index * load.interval_s),
             spacing,
-        )  # fmt: skip
+        )
         return Batch(tick.index, first, rows, sink.prepare(rows))
 
     def send(tick: Tick, batch: Batch, send_time: float, lag: float, late: bool) -> None:
@@ -335,10 +337,12 @@ class LoadgenMetrics:
             registry=self.registry,
         )
         self.latency = Histogram(
-            "benchlab_loadgen_ack_latency_seconds", "ack latency from the scheduled time", lbl,
+            "benchlab_loadgen_ack_latency_seconds",
+            "ack latency from the scheduled time",
+            lbl,
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
-        )  # fmt: skip
+        )
         self._server: Any = None
 
     def start(self, addr: str, port: int) -> None:

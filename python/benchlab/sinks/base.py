@@ -151,7 +151,12 @@ class SyncSink(Sink):
             ack = self.write_batch(batch)
         except Exception as exc:  # a bug in a sink must not kill the run: count it
             ack = Ack(
-                batch.index, batch.first_seq, batch.count, False, time.monotonic(),
-                ErrorKind.OTHER, f"{type(exc).__name__}: {exc}",
-            )  # fmt: skip
+                batch.index,
+                batch.first_seq,
+                batch.count,
+                False,
+                time.monotonic(),
+                ErrorKind.OTHER,
+                f"{type(exc).__name__}: {exc}",
+            )
         on_ack(ack)

@@ -65,9 +65,14 @@ class KafkaSinkConfig:
     producer: dict[str, Any] = field(default_factory=dict)
 
     FIELDS: ClassVar[tuple[str, ...]] = (
-        "host", "port", "topic", "bootstrap_servers", "connect_timeout_s",
-        "delivery_timeout_ms", "producer",
-    )  # fmt: skip
+        "host",
+        "port",
+        "topic",
+        "bootstrap_servers",
+        "connect_timeout_s",
+        "delivery_timeout_ms",
+        "producer",
+    )
 
     @classmethod
     def parse(cls, data: dict[str, Any], prefix: str) -> KafkaSinkConfig:
@@ -250,13 +255,15 @@ class KafkaSink(Sink):
         if delivered:
             state.on_ack(
                 Ack(
-                    batch.index, batch.first_seq, len(delivered), True, ack_mono,
+                    batch.index,
+                    batch.first_seq,
+                    len(delivered),
+                    True,
+                    ack_mono,
                     acked_ranges=seqs_to_ranges(delivered),
                 )
-            )  # fmt: skip
-        state.on_ack(
-            Ack(batch.index, min(failed), len(failed), False, ack_mono, kind, text)
-        )  # fmt: skip
+            )
+        state.on_ack(Ack(batch.index, min(failed), len(failed), False, ack_mono, kind, text))
 
     def poll(self, timeout: float = 0.0) -> None:
         if self.producer is not None:

@@ -44,9 +44,17 @@ class PostgresSinkConfig:
     retries: int = 0
 
     FIELDS: ClassVar[tuple[str, ...]] = (
-        "host", "password_file", "method", "port", "dbname", "user", "table",
-        "connect_timeout_s", "statement_timeout_ms", "retries",
-    )  # fmt: skip
+        "host",
+        "password_file",
+        "method",
+        "port",
+        "dbname",
+        "user",
+        "table",
+        "connect_timeout_s",
+        "statement_timeout_ms",
+        "retries",
+    )
 
     @classmethod
     def parse(cls, data: dict[str, Any], prefix: str) -> PostgresSinkConfig:
@@ -60,9 +68,10 @@ class PostgresSinkConfig:
         table = fields.string(data, prefix, "table", cls.table)
         if not IDENT_RE.match(table):
             raise ConfigError(
-                f"{prefix}.table", f"'{table}' is not a plain table name",
+                f"{prefix}.table",
+                f"'{table}' is not a plain table name",
                 "use e.g. events or public.events",
-            )  # fmt: skip
+            )
         number = fields.number
         return cls(
             host=fields.string(data, prefix, "host"),
@@ -238,9 +247,13 @@ class PostgresSink(SyncSink):
                     self.reconnects += 1
                 self._write(self.conn, batch)
                 return Ack(
-                    batch.index, batch.first_seq, batch.count, True, time.monotonic(),
+                    batch.index,
+                    batch.first_seq,
+                    batch.count,
+                    True,
+                    time.monotonic(),
                     attempts=attempts,
-                )  # fmt: skip
+                )
             except (psycopg.Error, OSError) as exc:
                 kind = classify(exc)
                 if kind == ErrorKind.CONNECTION or (self.conn is not None and self.conn.broken):
@@ -256,6 +269,12 @@ class PostgresSink(SyncSink):
                     continue
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 return Ack(
-                    batch.index, batch.first_seq, batch.count, False, time.monotonic(),
-                    kind, f"{type(exc).__name__}: {message}"[:300], attempts,
-                )  # fmt: skip
+                    batch.index,
+                    batch.first_seq,
+                    batch.count,
+                    False,
+                    time.monotonic(),
+                    kind,
+                    f"{type(exc).__name__}: {message}"[:300],
+                    attempts,
+                )

@@ -54,9 +54,10 @@ class Lab:
             isinstance(v, list) and all(isinstance(a, str) for a in v) for v in groups.values()
         ):
             raise ConfigError(
-                "lab.groups", "must map inventory group -> list of addresses",
+                "lab.groups",
+                "must map inventory group -> list of addresses",
                 'e.g. {"groups": {"postgresql": ["10.0.0.5"]}}',
-            )  # fmt: skip
+            )
         return cls({g: tuple(v) for g, v in groups.items()})
 
     def resolve(self, value: Any, prefix: str) -> Any:
@@ -72,9 +73,10 @@ class Lab:
             hosts = self.groups.get(match.group(1))
             if not hosts:
                 raise ConfigError(
-                    prefix, f"needs inventory group '{match.group(1)}', which has no host",
+                    prefix,
+                    f"needs inventory group '{match.group(1)}', which has no host",
                     f"add a '{match.group(1)}' group to the inventory, or run another target",
-                )  # fmt: skip
+                )
             return hosts[0]
 
         return _PLACEHOLDER.sub(address, value)

@@ -36,13 +36,15 @@ def read_run_seqs(
     """Seq -> copies (capped at 2) of the run's records in the topic, and the rows found."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({
-        "bootstrap.servers": sink.bootstrap,
-        "group.id": f"benchlab-audit-{uuid.uuid4().hex[:12]}",
-        "enable.auto.commit": False,
-        "auto.offset.reset": "earliest",
-        "enable.partition.eof": False,
-    })  # fmt: skip
+    consumer = Consumer(
+        {
+            "bootstrap.servers": sink.bootstrap,
+            "group.id": f"benchlab-audit-{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+        }
+    )
     try:
         since_ms = int((since_wall - START_MARGIN_S) * 1000)
         parts = _partitions(consumer, sink.topic, timeout_s)

@@ -50,18 +50,23 @@ def audit_frame(target: str, df: Any, acked: RangeSet, run_id: str | None = None
         hits = counts.join(
             F.broadcast(rdf), (counts.seq >= rdf.lo) & (counts.seq <= rdf.hi)
         ).select("seq", "lo", "hi")
-        per_range = {(r["lo"], r["hi"]): int(r["n"]) for r in hits.groupBy("lo", "hi").agg(
-            F.count("*").alias("n")).collect()}  # fmt: skip
+        per_range = {
+            (r["lo"], r["hi"]): int(r["n"])
+            for r in hits.groupBy("lo", "hi").agg(F.count("*").alias("n")).collect()
+        }
         acked_found = sum(per_range.values())
         for a, n in ranges:
             lo, hi = a, a + n - 1
             if per_range.get((lo, hi), 0) < n and len(lost_examples) < EXAMPLES:
                 present = counts.where((counts.seq >= lo) & (counts.seq <= hi)).select("seq")
                 missing = (
-                    spark.range(lo, hi + 1).withColumnRenamed("id", "seq")
-                    .join(present, "seq", "left_anti").orderBy("seq")
-                    .limit(EXAMPLES - len(lost_examples)).collect()
-                )  # fmt: skip
+                    spark.range(lo, hi + 1)
+                    .withColumnRenamed("id", "seq")
+                    .join(present, "seq", "left_anti")
+                    .orderBy("seq")
+                    .limit(EXAMPLES - len(lost_examples))
+                    .collect()
+                )
                 lost_examples.extend(int(r["seq"]) for r in missing)
     duplicated = counts.where(F.col("count") > 1)
     duplicated_seqs = int(duplicated.count()) if rows_found != distinct_found else 0

@@ -24,9 +24,16 @@ class StreamingConfig:
     drain_timeout_s: float = 300.0
 
     FIELDS: ClassVar[tuple[str, ...]] = (
-        "master", "namenode", "jar_dir", "base_dir", "trigger_s", "driver_memory",
-        "driver_host", "ready_timeout_s", "drain_timeout_s",
-    )  # fmt: skip
+        "master",
+        "namenode",
+        "jar_dir",
+        "base_dir",
+        "trigger_s",
+        "driver_memory",
+        "driver_host",
+        "ready_timeout_s",
+        "drain_timeout_s",
+    )
 
     @classmethod
     def parse(cls, data: dict[str, Any], prefix: str) -> StreamingConfig:
@@ -35,14 +42,16 @@ class StreamingConfig:
         namenode = fields.string(data, prefix, "namenode")
         if not master.startswith("spark://"):
             raise ConfigError(
-                f"{prefix}.master", f"{master!r} is not a spark:// URL",
+                f"{prefix}.master",
+                f"{master!r} is not a spark:// URL",
                 "e.g. spark://127.0.0.1:7077",
-            )  # fmt: skip
+            )
         if not namenode.startswith("hdfs://"):
             raise ConfigError(
-                f"{prefix}.namenode", f"{namenode!r} is not an hdfs:// URL",
+                f"{prefix}.namenode",
+                f"{namenode!r} is not an hdfs:// URL",
                 "e.g. hdfs://127.0.0.1:8020",
-            )  # fmt: skip
+            )
         number, string = fields.number, fields.string
         return cls(
             master=master,
