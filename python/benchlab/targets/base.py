@@ -29,7 +29,6 @@ from benchlab.sinks.base import SinkSpec
 
 if TYPE_CHECKING:
     from benchlab.loadgen.runner import TargetRunResult
-    from benchlab.seqranges import RangeSet
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -136,14 +135,16 @@ class TargetSession:
         """The run was interrupted: stop what start() started."""
 
     def audit(self, result: TargetRunResult) -> dict[str, Any]:
-        """The audit as a dict (benchlab.audit.AuditResult.as_dict) or {"error"|"skipped"}."""
+        """The audit as a dict (benchlab.audit.AuditResult.as_dict), or {"error": why}."""
         try:
-            return self.target.audit(self.config, self.run_id, result.acked)
+            return self.audit_run(result)
         except Exception as exc:
-            return {
-                "target": self.config.name,
-                "error": f"audit failed: {type(exc).__name__}: {exc}",
-            }
+            error = f"audit failed: {type(exc).__name__}: {exc}"
+            return {"target": self.config.name, "error": error}
+
+    def audit_run(self, result: TargetRunResult) -> dict[str, Any]:
+        """What the target's audit says of this run (a session with its own state overrides)."""
+        return self.target.audit(self.config, self.run_id, result)
 
 
 class Target(ABC):
@@ -163,8 +164,9 @@ class Target(ABC):
         ``{group}`` placeholders are resolved already. Raise ConfigError on a bad value.
         """
 
-    def audit(self, config: TargetConfig, run_id: str, acked: RangeSet) -> dict[str, Any]:
-        """Compare what the store holds for the run with what was acknowledged."""
+    def audit(self, config: TargetConfig, run_id: str, result: TargetRunResult) -> dict[str, Any]:
+        """Compare what the store holds for the run with what was acknowledged
+        (``result.acked``; ``result.t0_wall`` is when the load started)."""
         return {"target": config.name, "skipped": f"{self.name} keeps nothing to audit"}
 
     def session(self, config: TargetConfig, run_id: str, work_dir: Path) -> TargetSession:

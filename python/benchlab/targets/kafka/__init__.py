@@ -11,25 +11,10 @@ from typing import TYPE_CHECKING, Any
 from benchlab import fields
 from benchlab.sinks.base import SinkSpec
 from benchlab.sinks.kafka import KafkaSink, KafkaSinkConfig
-from benchlab.targets.base import Description, Target, TargetSession
+from benchlab.targets.base import Description, Target, TargetConfig
 
 if TYPE_CHECKING:
     from benchlab.loadgen.runner import TargetRunResult
-
-
-class KafkaSession(TargetSession):
-    def audit(self, result: TargetRunResult) -> dict[str, Any]:
-        from benchlab.targets.kafka.audit import audit_kafka
-
-        try:
-            sink = self.config.sink.config
-            audit = audit_kafka(self.config.name, sink, self.run_id, result.acked, result.t0_wall)
-            return audit.as_dict()
-        except Exception as exc:
-            return {
-                "target": self.config.name,
-                "error": f"audit failed: {type(exc).__name__}: {exc}",
-            }
 
 
 class KafkaTarget(Target):
@@ -47,8 +32,11 @@ class KafkaTarget(Target):
         sink = KafkaSinkConfig.parse(fields.mapping(entry, prefix, "sink"), f"{prefix}.sink")
         return SinkSpec(KafkaSink, sink), None
 
-    def session(self, config: Any, run_id: str, work_dir: Any) -> TargetSession:
-        return KafkaSession(self, config, run_id, work_dir)
+    def audit(self, config: TargetConfig, run_id: str, result: TargetRunResult) -> dict[str, Any]:
+        from benchlab.targets.kafka.audit import audit_kafka
+
+        sink = config.sink.config
+        return audit_kafka(config.name, sink, run_id, result.acked, result.t0_wall).as_dict()
 
 
 TARGET = KafkaTarget()

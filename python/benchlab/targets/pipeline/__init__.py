@@ -73,18 +73,11 @@ class PipelineSession(TargetSession):
             failed=failed,
         )
 
-    def audit(self, result: TargetRunResult) -> dict[str, Any]:
+    def audit_run(self, result: TargetRunResult) -> dict[str, Any]:
         from benchlab.targets.pipeline.audit import audit_hdfs
 
-        try:
-            return audit_hdfs(
-                self.config.name, self.job.output, self.run_id, result.acked
-            ).as_dict()
-        except Exception as exc:
-            return {
-                "target": self.config.name,
-                "error": f"audit failed: {type(exc).__name__}: {exc}",
-            }
+        output = self.job.output
+        return audit_hdfs(self.config.name, output, self.run_id, result.acked).as_dict()
 
 
 class PipelineTarget(Target):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchlab import fields
-from benchlab.seqranges import RangeSet
 from benchlab.sinks.base import SinkSpec
 from benchlab.sinks.postgres import PostgresSink, PostgresSinkConfig
 from benchlab.targets.base import Description, Target, TargetConfig
+
+if TYPE_CHECKING:
+    from benchlab.loadgen.runner import TargetRunResult
 
 
 class PostgresqlTarget(Target):
@@ -28,10 +30,10 @@ class PostgresqlTarget(Target):
         config.sink.config.read_password()
         super().preflight(config)
 
-    def audit(self, config: TargetConfig, run_id: str, acked: RangeSet) -> dict[str, Any]:
+    def audit(self, config: TargetConfig, run_id: str, result: TargetRunResult) -> dict[str, Any]:
         from benchlab.targets.postgresql.audit import audit_postgres
 
-        return audit_postgres(config.name, config.sink.config, run_id, acked).as_dict()
+        return audit_postgres(config.name, config.sink.config, run_id, result.acked).as_dict()
 
 
 TARGET = PostgresqlTarget()
