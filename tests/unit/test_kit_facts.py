@@ -10,13 +10,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import pytest
 import yaml
 
 from benchlab import targets as target_packages
-from benchlab.runparams import OVERRIDABLE, PG_DEFAULT_METHOD
-from benchlab.sinks.postgres import PostgresSinkConfig
+from benchlab.runparams import OVERRIDABLE
 
 REPO = Path(__file__).resolve().parents[2]
 KIT_VARS = REPO / "group_vars" / "all"
@@ -139,17 +137,8 @@ def test_every_target_row_has_its_package_and_known_groups_and_ports() -> None:
 
 # -- run parameters: benchlab.runparams is the source, run.yml holds checked copies --------
 def test_overridable_run_parameters_agree_with_runparams() -> None:
-    # preflight.yml passes each of these to benchlab.runparams.
+    # playbooks/run_params.yml passes each of these to benchlab.runparams.
     assert _kit("run.yml")["benchlab_run_overridable"] == list(OVERRIDABLE)
-
-
-def test_postgresql_write_method_default_agrees_with_runparams() -> None:
-    # The default the run config template applies when -e pg_write_method is not given
-    # (`default` and `string` are plain Jinja filters); the list of methods is only Python's.
-    run = _kit("run.yml")
-    assert "benchlab_pg_write_methods" not in run
-    default = jinja2.Environment().from_string(run["benchlab_run_pg_write_method"]).render()
-    assert default == PG_DEFAULT_METHOD == PostgresSinkConfig("h", "/p").method
 
 
 # -- the virtual nodes' packages: virtual_lab installs what every role installs ------------

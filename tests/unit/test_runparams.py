@@ -375,7 +375,7 @@ def test_an_unreadable_phase_file(tmp_path: Path) -> None:
         load_phases(tmp_path)
 
 
-# -- run.yml reads the same values (it resolves them for the playbooks) --------------------------
+# -- run.yml only reads runparams' answer (the fact benchlab_run) -------------------------------
 @pytest.mark.parametrize(
     "given",
     [
@@ -383,32 +383,22 @@ def test_an_unreadable_phase_file(tmp_path: Path) -> None:
         {"phase": "2"},
         {"phase": "3", "duration": "60", "batch_size": "500", "interval": ".25"},
         {"phase": "1", "record_bytes": "0300", "duration": "0.5"},
-        {"phase": "smoke", "interval": "3600", "batch_size": "1000000"},
     ],
 )
-def test_run_yml_resolves_what_runparams_resolves(kit: PhaseTable, given: dict[str, str]) -> None:
+def test_run_yml_reads_what_runparams_resolved(kit: PhaseTable, given: dict[str, str]) -> None:
     run = yaml.safe_load((REPO / "group_vars" / "all" / "run.yml").read_text())
-    env = jinja2.Environment()
-    context: dict[str, Any] = {**given, "benchlab_phases": kit.phases}
-    for name in (
-        "benchlab_run_phase",
-        "benchlab_run_batch_size",
-        "benchlab_run_interval_s",
-        "benchlab_run_duration_s",
-        "benchlab_run_record_bytes",
-        "benchlab_run_pg_write_method",
-        "benchlab_run_records",
-    ):
-        context[name] = env.from_string(run[name]).render(context)
     overrides = {k: v for k, v in given.items() if k != "phase"}
-    params = resolve(kit, given.get("phase", "smoke"), overrides)
-    assert context["benchlab_run_phase"] == params.phase
-    assert int(context["benchlab_run_batch_size"]) == params.batch_size
-    assert float(context["benchlab_run_interval_s"]) == params.interval_s
-    assert float(context["benchlab_run_duration_s"]) == params.duration_s
-    assert int(context["benchlab_run_record_bytes"]) == params.record_bytes
-    assert context["benchlab_run_pg_write_method"] == params.pg_write_method
-    assert int(context["benchlab_run_records"]) == params.records
+    params = resolve(kit, given.get("phase", "smoke"), overrides, available_targets=TARGETS)
+    # what playbooks/run_params.yml sets: the JSON `check` prints
+    context: dict[str, Any] = {"benchlab_run": json.loads(json.dumps(params.to_json()))}
+    env = jinja2.Environment()
+    for key in ("phase", "batch_size", "interval_s", "duration_s", "record_bytes",
+                "pg_write_method", "records", "targets"):  # fmt: skip
+        rendered = env.from_string(run[f"benchlab_run_{key}"]).render(context)
+        assert rendered == str(getattr(params, key)), key
+    # no phase table, default or bound is read by Jinja: run.yml mentions none of them
+    text = (REPO / "group_vars" / "all" / "run.yml").read_text()
+    assert "benchlab_phases" not in text and "default('copy')" not in text
 
 
 # -- the command line preflight calls ------------------------------------------------------------
@@ -481,17 +471,26 @@ def test_bound_lookup_by_key() -> None:
 
 
 def test_preflight_asks_runparams_and_checks_nothing_itself() -> None:
-    """The first preflight play's verdict on the parameters is this module's, on the controller."""
-    play = yaml.safe_load((REPO / "playbooks" / "preflight.yml").read_text())[0]
-    ask, check = play["tasks"][0], play["tasks"][1]
+    """The parameters' verdict is this module's, on the controller (playbooks/run_params.yml,
+    which preflight.yml and workers.yml import first), and its answer is the fact they read."""
+    for entry in ("preflight.yml", "workers.yml"):
+        first = yaml.safe_load((REPO / "playbooks" / entry).read_text())[0]
+        assert first["ansible.builtin.import_playbook"] == "run_params.yml", entry
+    play = yaml.safe_load((REPO / "playbooks" / "run_params.yml").read_text())[0]
+    ask, check, keep = play["tasks"]
     assert "'benchlab.runparams', 'check'" in ask["ansible.builtin.command"]["argv"]
     assert ask["delegate_to"] == "localhost"
     assert ask["run_once"] is True
     assert ask["changed_when"] is False
     assert ask["check_mode"] is False
     assert ask["failed_when"] is False
-    assert check["ansible.builtin.assert"]["that"] == "_preflight_params.rc == 0"
-    # No second copy of the bounds or of the lists in preflight's Jinja.
-    text = (REPO / "playbooks" / "preflight.yml").read_text()
+    assert check["ansible.builtin.assert"]["that"] == "_run_params_params.rc == 0"
+    assert keep["ansible.builtin.set_fact"] == {
+        "benchlab_run": "{{ _run_params_params.stdout | from_json }}"
+    }
+    # No second copy of the bounds or of the lists in the playbooks' Jinja.
+    text = "".join(
+        (REPO / "playbooks" / f).read_text() for f in ("preflight.yml", "run_params.yml")
+    )
     for gone in ("benchlab_phases", "benchlab_pg_write_methods", "is not a positive", "1000000"):
         assert gone not in text
