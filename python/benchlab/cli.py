@@ -68,6 +68,66 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+# -- search -------------------------------------------------------------------------------
+def cmd_search(args: argparse.Namespace, console: Console) -> int:
+    """The sustainable-throughput search of every target in the configuration."""
+    from benchlab.config import ConfigError, load_config
+    from benchlab.execute import preflight
+    from benchlab.results import ResultsError
+    from benchlab.search.report import write_search_report
+    from benchlab.search.run import search
+    from benchlab.sinks import SinkUnreachable
+
+    try:
+        config = load_config(args.config)
+        if config.search is None:
+            raise ConfigError(
+                "search", "is missing", "render the configuration with -e phase=search"
+            )
+        preflight(config, Path(args.results_root))
+    except (ConfigError, ResultsError) as exc:
+        _err(console, str(exc))
+        return EXIT_BAD_INPUT
+    except SinkUnreachable as exc:
+        _err(console, f"sink unreachable: {exc}; fix: start it (ansible-playbook site.yml)")
+        return EXIT_UNREACHABLE
+    stop = StopFlag()
+    stop.install()
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            console.print(text, highlight=False)
+
+    search_dir, doc = search(
+        config, config.search, Path(args.results_root), should_stop=stop, say=say
+    )
+    report = write_search_report(search_dir)
+    doc = json.loads((search_dir / "search.json").read_text())
+    console.print(doc["conclusion"]["crossover"]["text"], highlight=False)
+    for row in doc["conclusion"]["systems"]:
+        console.print(
+            f"{row['target']}: sustainable {row['sustainable_per_s'] or 0:,.0f} records/s, "
+            f"first failing {row['failed_at_per_s'] or 0:,.0f} records/s",
+            highlight=False,
+        )
+    console.print(f"report: {report}", highlight=False)
+    lost = [t for t in doc["trials"] if (t["verdict"]["lost"] or 0) > 0]
+    unaudited = [
+        t
+        for t in doc["trials"]
+        if any(f["mode"] == "audit incomplete" for f in t["verdict"]["failures"])
+    ]
+    for t in lost + unaudited:
+        _err(
+            console,
+            f"data verdict FAIL: trial {t['run_id']}: "
+            + "; ".join(f["detail"] for f in t["verdict"]["failures"]),
+        )
+    if doc["status"] != "complete":
+        return EXIT_INTERRUPTED
+    return EXIT_DATA_FAILED if lost or unaudited else EXIT_OK
+
+
 # -- run ----------------------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace, console: Console) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -84,17 +144,25 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         _err(console, str(exc))
         return EXIT_BAD_INPUT
     except SinkUnreachable as exc:
-        _err(console, f"sink unreachable: {exc}; fix: start it (ansible-playbook site.yml) or "
-                      "correct host/port in the run configuration")  # fmt: skip
+        _err(
+            console,
+            f"sink unreachable: {exc}; fix: start it (ansible-playbook site.yml) or "
+            "correct host/port in the run configuration",
+        )
         return EXIT_UNREACHABLE
     stop = StopFlag()
     stop.install()
     load = config.load
     total = load.batch_count * load.batch_size
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), console=console, transient=False, disable=args.quiet,
-    ) as progress:  # fmt: skip
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+        disable=args.quiet,
+    ) as progress:
         task = progress.add_task("starting", total=total, info="")
 
         def on_progress(r: Any) -> None:
@@ -111,9 +179,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
         try:
             outcome = execute(
-                config, Path(args.results_root), should_stop=stop,
-                on_progress=on_progress, on_phase=on_phase,
-            )  # fmt: skip
+                config,
+                Path(args.results_root),
+                should_stop=stop,
+                on_progress=on_progress,
+                on_phase=on_phase,
+            )
         except ConfigError as exc:
             _err(console, str(exc))
             return EXIT_BAD_INPUT
@@ -218,10 +289,17 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
 
 
 def run_playbook(
-    repo: Path, playbook: str, extravars: dict[str, Any], cmdline: list[str], console: Console,
-    *, quiet: bool = False, label: str = "", log: TextIO | None = None,
+    repo: Path,
+    playbook: str,
+    extravars: dict[str, Any],
+    cmdline: list[str],
+    console: Console,
+    *,
+    quiet: bool = False,
+    label: str = "",
+    log: TextIO | None = None,
     cancel: Callable[[], bool] | None = None,
-) -> int:  # fmt: skip
+) -> int:
     """Drive one playbook through ansible-runner with live progress; return an exit code.
 
     `label` prefixes the progress line and the closing line (e.g. "[1/2] workers=1"); `log`
@@ -237,10 +315,17 @@ def run_playbook(
     counts = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0, "tasks": 0}
     failures: list[str] = []
     verdict_failures: list[str] = []  # bench.yml's data verdict task (exit EXIT_DATA_FAILED)
-    with tempfile.TemporaryDirectory(prefix="benchlab-runner-") as pdd, Progress(
-        SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), console=console, disable=quiet,
-    ) as progress:  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="benchlab-runner-") as pdd,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=quiet,
+        ) as progress,
+    ):
         task = progress.add_task(f"{label}{playbook}", info="")
 
         def on_event(event: dict[str, Any]) -> bool:
@@ -268,18 +353,24 @@ def run_playbook(
                 counts["unreachable"] += 1
                 failures.append(f"{data.get('host')}: unreachable")
             progress.update(
-                task, info=f"tasks {counts['tasks']} ok {counts['ok']} changed {counts['changed']} "
+                task,
+                info=f"tasks {counts['tasks']} ok {counts['ok']} changed {counts['changed']} "
                 f"failed {counts['failed']}",
-            )  # fmt: skip
+            )
             return True
 
         try:
             result = ansible_runner.run(
-                private_data_dir=pdd, project_dir=str(repo), playbook=playbook,
-                extravars=extravars, cmdline=" ".join(cmdline) or None,
-                event_handler=on_event, cancel_callback=cancel, quiet=True,
+                private_data_dir=pdd,
+                project_dir=str(repo),
+                playbook=playbook,
+                extravars=extravars,
+                cmdline=" ".join(cmdline) or None,
+                event_handler=on_event,
+                cancel_callback=cancel,
+                quiet=True,
                 envvars={"ANSIBLE_CONFIG": str(repo / "ansible.cfg")},
-            )  # fmt: skip
+            )
         except KeyboardInterrupt:
             _err(console, "interrupted")
             return EXIT_INTERRUPTED
@@ -312,12 +403,13 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
             table.add_column(col)
         for r in runs:
             table.add_row(
-                r["run_id"], str(r["phase"]),
+                r["run_id"],
+                str(r["phase"]),
                 str(r["status"]) + (" (PARTIAL)" if r["partial"] else ""),
                 ", ".join(r["targets"]),
                 ", ".join(f"{t}: {v:,.0f}" for t, v in r["throughput"].items() if v is not None),
                 ", ".join(f"{t}: {v}" for t, v in r["overall"].items()),
-            )  # fmt: skip
+            )
         console.print(table)
         return EXIT_OK
     path = root / args.run_id
@@ -344,9 +436,13 @@ def cmd_scaleout(args: argparse.Namespace, console: Console) -> int:
     try:
         dirs = [resolve_run_dir(item, root) for item in args.runs]
         path, result = write_report(
-            dirs, root, out=Path(args.out) if args.out else None, target=args.target,
-            noise=args.noise, phases=load_phase_rates(Path(args.repo)),
-        )  # fmt: skip
+            dirs,
+            root,
+            out=Path(args.out) if args.out else None,
+            target=args.target,
+            noise=args.noise,
+            phases=load_phase_rates(Path(args.repo)),
+        )
     except (ScaleoutError, ResultsError) as exc:
         _err(console, str(exc))
         return EXIT_BAD_INPUT
@@ -383,9 +479,16 @@ def cmd_scaleout_run(args: argparse.Namespace, console: Console) -> int:
     def runner(playbook: str, extravars: Any, *, label: str, log: Path) -> int:
         with log.open("w", encoding="utf-8") as handle:
             return run_playbook(
-                repo, playbook, dict(extravars), cmdline, console, quiet=args.quiet,
-                label=label, log=handle, cancel=stop,
-            )  # fmt: skip
+                repo,
+                playbook,
+                dict(extravars),
+                cmdline,
+                console,
+                quiet=args.quiet,
+                label=label,
+                log=handle,
+                cancel=stop,
+            )
 
     console.print(
         f"scale-out {plan.scaleout_id}: phase {plan.phase}, target {plan.target}, workers "
@@ -394,9 +497,14 @@ def cmd_scaleout_run(args: argparse.Namespace, console: Console) -> int:
         highlight=False,
     )
     outcome = execute(
-        plan, runner, stop, lambda line: console.print(line, highlight=False),
-        noise=args.noise, phases=load_phase_rates(repo), restore=not args.no_restore,
-    )  # fmt: skip
+        plan,
+        runner,
+        stop,
+        lambda line: console.print(line, highlight=False),
+        noise=args.noise,
+        phases=load_phase_rates(repo),
+        restore=not args.no_restore,
+    )
     for line in summary_lines(outcome, inventory):
         console.print(line, highlight=False, soft_wrap=True)
     return outcome.exit_code
@@ -424,6 +532,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-metrics", action="store_true", help="report without Prometheus")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "search", help="find each target's sustainable throughput (fixed-rate trials)"
+    )
+    p.add_argument("--config", required=True, help="run configuration with a search object")
+    p.add_argument("--results-root", default="/var/lib/benchlab/results")
+    p.add_argument("--quiet", action="store_true", help="no line per trial")
+    p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("check-config", help="validate a run configuration without running it")
     p.add_argument("config", help="the run configuration (JSON), e.g. as bench.yml renders it")
@@ -468,17 +584,32 @@ def build_parser() -> argparse.ArgumentParser:
         "10 a run's data verdict FAILed, 130 interrupted.",
     )
     sr.add_argument("-i", "--inventory", help="e.g. inventory/virtual (default: ansible.cfg's)")
-    sr.add_argument("--workers", metavar="N,N,...",
-                    help="worker counts in run order, e.g. 1,2 (default: 1 to all)")  # fmt: skip
+    sr.add_argument(
+        "--workers",
+        metavar="N,N,...",
+        help="worker counts in run order, e.g. 1,2 (default: 1 to all)",
+    )
     sr.add_argument("--phase", help="smoke, 1, 2 or 3 (or -e phase=; default smoke)")
     passed_on = ", ".join(name for name in OVERRIDABLE if name != "workers")
-    sr.add_argument("-e", "--extra-vars", action="append", metavar="K=V",
-                    help=f"phase or a run parameter: {passed_on} (target default: pipeline; "
-                    "workers comes from --workers); repeatable")  # fmt: skip
-    sr.add_argument("--noise", type=float, default=0.10,
-                    help="noise threshold floor as a fraction (default 0.10)")  # fmt: skip
-    sr.add_argument("--no-restore", action="store_true",
-                    help="keep the last run's worker set (skip playbooks/workers.yml)")  # fmt: skip
+    sr.add_argument(
+        "-e",
+        "--extra-vars",
+        action="append",
+        metavar="K=V",
+        help=f"phase or a run parameter: {passed_on} (target default: pipeline; "
+        "workers comes from --workers); repeatable",
+    )
+    sr.add_argument(
+        "--noise",
+        type=float,
+        default=0.10,
+        help="noise threshold floor as a fraction (default 0.10)",
+    )
+    sr.add_argument(
+        "--no-restore",
+        action="store_true",
+        help="keep the last run's worker set (skip playbooks/workers.yml)",
+    )
     sr.add_argument("--repo", default=".", help="kit checkout (default: current directory)")
     sr.add_argument("--quiet", action="store_true", help="no live progress")
     sr.set_defaults(func=cmd_scaleout_run)
@@ -490,8 +621,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--results-root", default="results")
     sp.add_argument("--out", help="report directory (default: <results-root>/scaleout-<id>)")
     sp.add_argument("--target", default="pipeline")
-    sp.add_argument("--noise", type=float, default=0.10,
-                    help="noise threshold floor as a fraction (default 0.10)")  # fmt: skip
+    sp.add_argument(
+        "--noise",
+        type=float,
+        default=0.10,
+        help="noise threshold floor as a fraction (default 0.10)",
+    )
     sp.add_argument("--repo", default=".", help="kit checkout, for the phase table")
     sp.set_defaults(func=cmd_scaleout)
 

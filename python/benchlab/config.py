@@ -19,6 +19,7 @@ from benchlab import targets
 from benchlab.criteria import Criteria
 from benchlab.fields import ConfigError, mapping, number, string
 from benchlab.runparams import BOUND_BY_KEY
+from benchlab.search.settings import SearchSettings
 from benchlab.targets import Lab, TargetConfig
 
 RUN_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -37,6 +38,8 @@ class LoadConfig:
     late_after_ms: float = 10.0
     drain_s: float | None = None
     seed: int = 0
+    # Seconds at the start whose batches the steady figures leave out (summary()["steady"]).
+    warmup_s: float = 0.0
 
     @property
     def rate_per_s(self) -> float:
@@ -72,6 +75,8 @@ class RunConfig:
     raw: dict[str, Any]
     # host -> newest calibration's device figures (MiB/s: B_w, B_r, ...) or None.
     calibration: dict[str, Any] = field(default_factory=dict)
+    # The sustainable-throughput search's settings (-e phase=search); None for a plain run.
+    search: SearchSettings | None = None
     # Scale-out (-e workers=N): {"count": N (0: no workers), "of": workers in the inventory,
     # "hosts": {group: [active hosts]}}; empty for configurations that predate it.
     workers: dict[str, Any] = field(default_factory=dict)
@@ -121,6 +126,7 @@ def parse_load(data: dict[str, Any]) -> LoadConfig:
         late_after_ms=number(data, p, "late_after_ms", minimum=0, default=10.0),
         drain_s=number(data, p, "drain_s", minimum=0, default=None),
         seed=number(data, p, "seed", integer=True, minimum=0, default=0),
+        warmup_s=number(data, p, "warmup_s", minimum=0, default=0.0),
     )
 
 
@@ -247,6 +253,7 @@ def parse_config(data: Any) -> RunConfig:
         versions=data.get("versions") or {},
         raw=data,
         calibration=data.get("calibration") or {},
+        search=SearchSettings.parse(data["search"]) if data.get("search") is not None else None,
         workers=workers,
     )
 

@@ -36,7 +36,7 @@ def test_two_processes_share_the_schedule_and_every_record_is_acked() -> None:
     assert s["schedule_lag_ms"]["p99_ms"] < 50
     assert abs(s["throughput_per_s"] - 4000) / 4000 < 0.01
     rows = r.timeseries_csv().splitlines()
-    assert rows[0] == "second,unix_time,records_sent,records_acked,batches_failed"
+    assert rows[0] == "second,unix_time,records_sent,records_acked,batches_failed,latency_max_ms"
     assert sum(int(line.split(",")[3]) for line in rows[1:]) == 8000
 
 

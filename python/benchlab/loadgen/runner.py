@@ -207,15 +207,36 @@ class TargetRunResult:
     lag: LatencyHistogram = field(default_factory=LatencyHistogram)
     per_second: dict[int, list[int]] = field(default_factory=dict)  # s -> [sent, acked, errors]
     acked: RangeSet = field(default_factory=RangeSet)
+    # The steady window: batches due at or after t0 + load.warmup_s (all of them without one).
+    steady_latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    steady_batches: int = 0
+    steady_batches_late: int = 0
+    steady_batches_failed: int = 0
+    # due second -> highest acknowledgement latency (ms) of its successful batches: the
+    # trend of due-to-acknowledgement latency (a backlog in front of a synchronous store)
+    latency_max_by_due_s: dict[int, float] = field(default_factory=dict)
 
     def add(self, ev: BatchEvent, metrics: LoadgenMetrics | None) -> None:
         self.records_sent += ev.count
         self.records_acked += ev.acked
         for first, n in ev.acked_ranges:
             self.acked.add(first, n)
+        due_s = ev.due_wall - self.t0_wall
+        steady = due_s >= self.load.warmup_s
+        if steady:
+            self.steady_batches += 1
+            self.steady_batches_late += int(ev.late)
+            self.steady_batches_failed += int(not ev.ok)
         if ev.ok:  # a batch refused in 2 ms must not make p99 look better: errors count by kind
             self.latency.record_s(ev.latency_s)
             self.service_time.record_s(ev.service_s)
+            if steady:
+                self.steady_latency.record_s(ev.latency_s)
+            key = max(0, int(due_s))
+            latency_ms = ev.latency_s * 1000.0
+            self.latency_max_by_due_s[key] = max(
+                self.latency_max_by_due_s.get(key, 0.0), latency_ms
+            )
         self.lag.record_s(max(0.0, ev.lag_s))  # the send's lag behind schedule, ok or not
         ack_wall = ev.due_wall + ev.latency_s
         send_wall = ev.due_wall + ev.lag_s
@@ -298,15 +319,42 @@ class TargetRunResult:
             "schedule_lag_ms": self.lag.summary().as_dict(),
             "max_schedule_lag_ms": self.max_lag_s * 1000.0,
             "acked_ranges": len(self.acked.ranges()),
+            "steady": self.steady_summary(),
+        }
+
+    def steady_summary(self) -> dict[str, Any]:
+        """The figures after the warm-up: acknowledged per second over [warmup, duration), the
+        steady batches' latency and lateness (the warm-up is load.warmup_s seconds)."""
+        start = self.load.warmup_s
+        span = max(1e-9, self.load.duration_s - start)
+        first, end = math.ceil(start), math.ceil(self.load.duration_s)
+        acked = sum(self.per_second.get(s, (0, 0, 0))[1] for s in range(first, end))
+        return {
+            "warmup_s": start,
+            "window_s": span,
+            "acked_per_s": acked / max(1, end - first),
+            "batches": self.steady_batches,
+            "batches_late": self.steady_batches_late,
+            "batches_failed": self.steady_batches_failed,
+            "latency_ms": self.steady_latency.summary().as_dict(),
+            # [second, highest latency ms] of the steady seconds: a backlog shows as a rise
+            "latency_max_ms_by_s": [
+                [s, round(ms, 3)]
+                for s, ms in sorted(self.latency_max_by_due_s.items())
+                if first <= s < end
+            ],
         }
 
     def timeseries_csv(self) -> str:
-        lines = ["second,unix_time,records_sent,records_acked,batches_failed"]
+        # latency_max_ms: of the batches due in that second (empty: none succeeded)
+        lines = ["second,unix_time,records_sent,records_acked,batches_failed,latency_max_ms"]
         if self.per_second:
             last = max(self.per_second)
             for s in range(0, last + 1):
                 sent, acked, err = self.per_second.get(s, (0, 0, 0))
-                lines.append(f"{s},{self.t0_wall + s:.3f},{sent},{acked},{err}")
+                lat = self.latency_max_by_due_s.get(s)
+                lat_text = "" if lat is None else f"{lat:.3f}"
+                lines.append(f"{s},{self.t0_wall + s:.3f},{sent},{acked},{err},{lat_text}")
         return "\n".join(lines) + "\n"
 
 

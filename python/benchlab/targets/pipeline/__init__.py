@@ -26,6 +26,7 @@ from benchlab.targets.pipeline.settings import StreamingConfig
 from benchlab.targets.pipeline.streaming_job import (
     PipelineError,
     StreamingJob,
+    steady_stored,
     summarize_progress,
 )
 
@@ -52,7 +53,9 @@ class PipelineSession(TargetSession):
         drain = self.job.wait_drained(result.records_acked, result.end_wall, should_stop)
         exit_code = self.job.stop()
         acked = {second: row[1] for second, row in result.per_second.items()}
-        progress = summarize_progress(self.job.progress(), result.t0_wall, drain, acked)
+        lines = self.job.progress()
+        progress = summarize_progress(lines, result.t0_wall, drain, acked)
+        window = (result.load.warmup_s, result.load.duration_s)
         streaming = {
             **progress,
             "job_exit_code": exit_code,
@@ -69,6 +72,8 @@ class PipelineSession(TargetSession):
                 "acked_throughput_per_s": result.summary()["throughput_per_s"],
                 "throughput_per_s": streaming.get("stored_per_s"),
                 "streaming": streaming,
+                # what reached HDFS after the warm-up: what a sustainable-rate search judges
+                "stored_steady": steady_stored(lines, result.t0_wall, window, acked),
             },
             failed=failed,
         )

@@ -343,5 +343,48 @@ def summarize_progress(
     }
 
 
+def steady_stored(
+    progress: list[dict[str, Any]],
+    load_start_wall: float,
+    window: tuple[float, float],
+    acked_per_second: dict[int, int],
+) -> dict[str, Any]:
+    """The stored side in the steady window [start, end) (seconds from the load's start):
+    rows committed to HDFS per second in it, the freshness p99 of its micro-batches, and the
+    backlog (acknowledged by Kafka, not yet in HDFS) at each of its commits."""
+    start, end = window
+    lo, hi = load_start_wall + start, load_start_wall + end
+    batches = [
+        p
+        for p in progress
+        if p.get("num_input_rows") and not p.get("repeated_batch") and p.get("commit_epoch_s")
+    ]
+    inside = [p for p in batches if lo <= p["commit_epoch_s"] < hi]
+    rows = sum(int(p["num_input_rows"]) for p in inside)
+    pairs = [
+        (p["freshness"]["avg_s"], float(p["num_input_rows"]))
+        for p in inside
+        if (p.get("freshness") or {}).get("avg_s") is not None
+    ]
+    backlog = [
+        [
+            round(p["commit_epoch_s"] - load_start_wall, 3),
+            max(
+                0,
+                acked_before(acked_per_second, load_start_wall, p["commit_epoch_s"])
+                - int(p.get("committed_rows_total", 0)),
+            ),
+        ]
+        for p in inside
+    ]
+    return {
+        "stored_per_s": rows / max(1e-9, end - start),
+        "latency_p99_ms": _ms(_percentile(pairs, 0.99)),
+        "latency": "event time to commit in HDFS (freshness)",
+        "backlog": backlog,
+        "backlog_unit": "records",
+    }
+
+
 def _ms(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds * 1000.0, 1)

@@ -1,0 +1,172 @@
+"""The answer, from the search's trials (docs/architecture.md, "Sustainable throughput").
+
+Per system: the highest sustainable rate (records/s, /min, per core and per GiB of the
+limits in force), where it failed and how, CPU at the failing rate. Across systems: the ratio,
+the crossover and the recommendation, by one rule: for an offered load, recommend the first
+system in run order (the targets table's order: the simplest first) that sustains it; the
+crossover is each load above which the recommendation changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from benchlab.config import RunConfig
+from benchlab.report import target_limits
+
+GIB = 1024**3
+_BOUND = re.compile(r"^\s*([<>])\s*([0-9][0-9,]*(?:\.[0-9]+)?)")
+
+
+def system_rows(
+    config: RunConfig, targets: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    rows = []
+    for target in config.targets:
+        found = targets.get(target.name)
+        if found is None:
+            continue
+        rate = found.get("sustainable_per_s")
+        cpu, memory = target_limits(config, target.services)
+        gib = memory / GIB if memory else None
+        failure = found.get("failure") or {}
+        rows.append(
+            {
+                "target": target.name,
+                "sustainable_per_s": rate,
+                "sustainable_per_min": rate * 60 if rate is not None else None,
+                "cpu": cpu,
+                "memory_gib": gib,
+                "per_core": rate / cpu if rate is not None and cpu else None,
+                "per_gib": rate / gib if rate is not None and gib else None,
+                "median_per_s": found.get("best_stored_median_per_s"),
+                "spread_per_s": found.get("best_stored_spread_per_s"),
+                "runs": f"{found.get('best_runs_passed', 0)} of {found.get('best_runs', 0)}",
+                "p99_ms": found.get("best_p99_ms"),
+                "failed_at_per_s": found.get("first_failing_per_s"),
+                "failure_modes": [f"{m['mode']} ({m['detail']})" for m in failure.get("modes", [])],
+                "causes": failure.get("causes", []),
+                "recovery_s": failure.get("recovery_s"),
+                "cpu_at_failure": cpu_use(found.get("resources_at_failure") or {}),
+            }
+        )
+    return rows
+
+
+def cpu_use(resources: Mapping[str, Any]) -> str | None:
+    parts = []
+    for service, fig in sorted(resources.items()):
+        cores, limit = fig.get("cpu_cores"), fig.get("cpu_limit_cores")
+        if cores is None:
+            continue
+        share = f" = {cores / limit:.0%} of {limit:.2f}" if limit else ""
+        throttled = fig.get("throttled_ratio")
+        thr = f", throttled in {throttled:.0%} of periods" if throttled is not None else ""
+        parts.append(f"{service} {cores:.2f} cores{share}{thr}")
+    return "; ".join(parts) or None
+
+
+def crossover(rows: list[dict[str, Any]], highest_tried: float | None) -> dict[str, Any]:
+    """The recommendation per load band, by the rule in this module's docstring."""
+    measured = [r for r in rows if r["sustainable_per_s"]]
+    bands: list[dict[str, Any]] = []
+    low = 0.0
+    while True:
+        holding = [r for r in measured if r["sustainable_per_s"] > low]
+        if not holding:
+            break
+        pick = holding[0]
+        high = pick["sustainable_per_s"]
+        bands.append({"from_per_s": low, "to_per_s": high, "recommend": pick["target"]})
+        low = high
+    flips = [b["from_per_s"] for b in bands[1:]]
+    if len(bands) > 1:
+        sentence = "; ".join(
+            f"{b['recommend']} from {b['from_per_s']:,.0f} to {b['to_per_s']:,.0f} records/s"
+            for b in bands
+        )
+        at = ", ".join(f"{f:,.0f}" for f in flips)
+        text = f"The recommendation flips at {at} records/s: {sentence}."
+    elif bands:
+        top = max((r["failed_at_per_s"] or 0 for r in rows), default=0) or highest_tried
+        text = (
+            f"No crossover up to {bands[0]['to_per_s']:,.0f} records/s: {bands[0]['recommend']} "
+            f"sustains every load another system sustains"
+            + (f" (highest load tried {top:,.0f} records/s)." if top else ".")
+        )
+    else:
+        text = "No system sustained the lowest rate tried: no recommendation."
+    small = bands[0]["recommend"] if bands else None
+    large = max(measured, key=lambda r: r["sustainable_per_s"])["target"] if measured else None
+    return {"bands": bands, "flips_per_s": flips, "text": text, "small": small, "large": large}
+
+
+def ratio(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    measured = [r for r in rows if r["sustainable_per_s"]]
+    if len(measured) < 2:
+        return None
+    base = measured[0]
+    return {
+        "base": base["target"],
+        "others": [
+            {"target": r["target"], "ratio": r["sustainable_per_s"] / base["sustainable_per_s"]}
+            for r in measured[1:]
+        ],
+    }
+
+
+def hypothesis_rows(config: RunConfig, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each expectation of SPEC.md section 7 (the search's criteria phase) held or not."""
+    by_name = {r["target"]: r for r in rows}
+    out = []
+    for target in config.targets:
+        row = by_name.get(target.name)
+        if row is None:
+            continue
+        for key, expected in target.hypothesis.items():
+            out.append(
+                {
+                    "target": target.name,
+                    "what": key,
+                    "expected": expected,
+                    **judge_expectation(key, expected, row),
+                }
+            )
+    return out
+
+
+def judge_expectation(key: str, expected: Any, row: Mapping[str, Any]) -> dict[str, Any]:
+    if key == "throughput_per_s":
+        rate = row["sustainable_per_s"]
+        if rate is None:
+            return {"measured": "none sustained", "held": "not held"}
+        held = rate >= float(expected)
+        return {
+            "measured": f"{rate:,.0f} records/s sustained",
+            "held": "held" if held else "not held",
+        }
+    if key == "latency_ms":
+        p99 = row.get("p99_ms")
+        bound = _BOUND.match(str(expected))
+        if p99 is None or bound is None:
+            return {"measured": "n/a", "held": "not judged"}
+        limit = float(bound.group(2).replace(",", ""))
+        held = p99 < limit if bound.group(1) == "<" else p99 > limit
+        return {
+            "measured": f"p99 {p99:,.0f} ms at the sustainable rate",
+            "held": "held" if held else "not held",
+        }
+    return {"measured": "n/a", "held": "not judged by the search"}
+
+
+def conclusion(config: RunConfig, doc: Mapping[str, Any]) -> dict[str, Any]:
+    rows = system_rows(config, doc.get("targets") or {})
+    tried = [t["rate"] for t in doc.get("trials") or []]
+    return {
+        "systems": rows,
+        "ratio": ratio(rows),
+        "crossover": crossover(rows, max(tried, default=None)),
+        "hypothesis": hypothesis_rows(config, rows),
+    }

@@ -1,0 +1,187 @@
+"""Is a trial's rate sustainable? Each rule on the steady window (after the warm-up).
+
+A rate is sustainable when all hold (docs/architecture.md, "Sustainable throughput"):
+- stored >= min_stored_ratio x offered (records stored per second in the measured window:
+  acknowledged ones for a store that acknowledges on commit, committed to HDFS for the
+  pipeline);
+- the generator kept up: steady batches sent late <= max_late_ratio;
+- the backlog does not trend upward: the least-squares slope over the window, times its
+  length, stays under the allowance (records owed for the pipeline; due-to-commit latency
+  for a synchronous store);
+- the audit found nothing lost (and completed);
+- the p99 criterion of the configured phase holds (on the stored latency);
+- no batch failed.
+Resource causes (CPU throttled at the quota, OOM kills) are named beside the failed rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from benchlab.search.settings import SearchSettings
+
+# Throttled in more than this share of CFS periods: "CPU throttled at the quota".
+THROTTLED_SATURATED = 0.25
+
+
+@dataclass(frozen=True)
+class StoredView:
+    """What the judge reads of a trial's figures."""
+
+    stored_per_s: float
+    p99_ms: float | None
+    latency: str  # what the p99 measures
+    backlog: list[tuple[float, float]]  # (seconds from the load's start, value)
+    backlog_unit: str  # "records" owed, or "ms" of due-to-commit latency
+    p50_ms: float | None = None
+
+
+def stored_view(figures: Mapping[str, Any]) -> StoredView:
+    """The stored side: the target's own (`stored_steady`, set by a store that lags its
+    acknowledgement) or the acknowledgements after the warm-up."""
+    steady = figures.get("steady") or {}
+    latency = steady.get("latency_ms") or {}
+    own = figures.get("stored_steady")
+    if own:
+        return StoredView(
+            stored_per_s=float(own.get("stored_per_s") or 0.0),
+            p99_ms=own.get("latency_p99_ms"),
+            latency=str(own.get("latency", "stored")),
+            backlog=[(float(t), float(v)) for t, v in own.get("backlog") or []],
+            backlog_unit=str(own.get("backlog_unit", "records")),
+        )
+    return StoredView(
+        stored_per_s=float(steady.get("acked_per_s") or 0.0),
+        p99_ms=latency.get("p99_ms"),
+        latency="acknowledgement (commit) from the scheduled time",
+        backlog=[(float(t), float(v)) for t, v in steady.get("latency_max_ms_by_s") or []],
+        backlog_unit="ms",
+        p50_ms=latency.get("p50_ms"),
+    )
+
+
+def slope(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of value over time (None under 3 points or no time spread)."""
+    if len(points) < 3:
+        return None
+    n = len(points)
+    mx = sum(t for t, _ in points) / n
+    my = sum(v for _, v in points) / n
+    sxx = sum((t - mx) ** 2 for t, _ in points)
+    if sxx <= 0:
+        return None
+    return sum((t - mx) * (v - my) for t, v in points) / sxx
+
+
+@dataclass
+class TrialVerdict:
+    rate: float  # offered records/s
+    sustainable: bool
+    stored_per_s: float
+    p99_ms: float | None
+    late_ratio: float | None
+    backlog_growth: float | None
+    backlog_unit: str
+    lost: int | None
+    failures: list[dict[str, str]] = field(default_factory=list)  # {"mode", "detail"}
+    causes: list[str] = field(default_factory=list)  # resource causes seen in the window
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def judge(
+    rate: float,
+    figures: Mapping[str, Any],
+    audit: Mapping[str, Any] | None,
+    settings: SearchSettings,
+    max_p99_ms: float | None,
+    resources: Mapping[str, Any] | None = None,
+) -> TrialVerdict:
+    view = stored_view(figures)
+    steady = figures.get("steady") or {}
+    window = float(steady.get("window_s") or settings.measure_s)
+    failures: list[dict[str, str]] = []
+
+    def fail(mode: str, detail: str) -> None:
+        failures.append({"mode": mode, "detail": detail})
+
+    if view.stored_per_s < settings.min_stored_ratio * rate:
+        fail(
+            "stored below offered",
+            f"stored {view.stored_per_s:,.0f}/s = {view.stored_per_s / rate:.1%} of offered "
+            f"{rate:,.0f}/s (needs {settings.min_stored_ratio:.0%})",
+        )
+    batches = int(steady.get("batches") or 0)
+    late_ratio = (int(steady.get("batches_late") or 0) / batches) if batches else None
+    if late_ratio is None or late_ratio > settings.max_late_ratio:
+        shown = "no steady batch sent" if late_ratio is None else f"{late_ratio:.1%}"
+        fail("generator behind", f"late batches {shown} (allowed {settings.max_late_ratio:.0%})")
+    growth = None
+    rise = slope(view.backlog)
+    if rise is not None:
+        growth = rise * window
+        if view.backlog_unit == "records":
+            allowed = settings.backlog_growth_ratio * rate * window + rate
+        else:
+            allowed = max(settings.latency_growth_ms, 0.5 * float(view.p50_ms or 0.0))
+        if growth > allowed:
+            fail(
+                "backlog growing",
+                f"+{growth:,.0f} {view.backlog_unit} over the {window:.0f} s window "
+                f"(allowed {allowed:,.0f})",
+            )
+    lost = None
+    if not audit or audit.get("error") or audit.get("lost") is None:
+        reason = (audit or {}).get("error") or "no audit"
+        if not (audit or {}).get("skipped"):
+            fail("audit incomplete", str(reason))
+    else:
+        lost = int(audit["lost"])
+        if lost > 0:
+            fail("data lost", f"{lost:,} acknowledged records missing")
+    if max_p99_ms is not None:
+        if view.p99_ms is None:
+            fail("latency over the criterion", f"no steady {view.latency} measured")
+        elif view.p99_ms > max_p99_ms:
+            fail(
+                "latency over the criterion",
+                f"p99 {view.p99_ms:,.0f} ms > {max_p99_ms:,.0f} ms ({view.latency})",
+            )
+    errors = int(steady.get("batches_failed") or 0)
+    if errors:
+        kinds = figures.get("errors") or {}
+        fail(
+            "errors",
+            f"{errors} steady batches failed ({', '.join(f'{k}: {v}' for k, v in kinds.items())})",
+        )
+    causes = resource_causes(resources or {})
+    return TrialVerdict(
+        rate=rate,
+        sustainable=not failures,
+        stored_per_s=view.stored_per_s,
+        p99_ms=view.p99_ms,
+        late_ratio=late_ratio,
+        backlog_growth=growth,
+        backlog_unit=view.backlog_unit,
+        lost=lost,
+        failures=failures,
+        causes=causes,
+    )
+
+
+def resource_causes(resources: Mapping[str, Any]) -> list[str]:
+    """Named causes from the target's services in the window: {service: {throttled_ratio,
+    cpu_cores, cpu_limit_cores, oom_kills}}."""
+    out = []
+    for service, fig in sorted(resources.items()):
+        throttled = fig.get("throttled_ratio")
+        if throttled is not None and throttled > THROTTLED_SATURATED:
+            cores, limit = fig.get("cpu_cores"), fig.get("cpu_limit_cores")
+            use = f", {cores:.2f} of {limit:.2f} cores" if cores is not None and limit else ""
+            out.append(f"CPU throttled at the quota: {service} in {throttled:.0%} of periods{use}")
+        if fig.get("oom_kills"):
+            out.append(f"OOM kill: {service} x{fig['oom_kills']:.0f}")
+    return out

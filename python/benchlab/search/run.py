@@ -1,0 +1,271 @@
+"""`benchlab search`: per target, fixed-rate trials until the sustainable rate is bracketed.
+
+Each trial is `benchlab.execute.execute` of a one-target configuration at one rate, written
+to <search dir>/trials/<run id>/ like any run (audit, raw results); nothing is re-deployed
+between trials. search.json holds every trial's verdict and each target's result; the
+report (report.py) turns them into the conclusion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchlab.config import LoadConfig, RunConfig
+from benchlab.execute import execute
+from benchlab.metrics import collect
+from benchlab.results import PARTIAL_MARKER, create_run_dir, read_json, utc_iso, write_json
+from benchlab.search.judge import TrialVerdict, judge
+from benchlab.search.plan import RateSearch
+from benchlab.search.settings import SearchSettings
+from benchlab.targets import TargetConfig
+
+SEARCH_FILE = "search.json"
+Say = Callable[[str], None]
+
+
+@dataclass
+class Trial:
+    target: str
+    n: int
+    run_id: str
+    rate: float  # offered
+    verdict: TrialVerdict
+    role: str  # "search" or "rerun"
+    recovery_s: float | None
+    figures: dict[str, Any] = field(default_factory=dict)  # what the plot and tables read
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "n": self.n,
+            "run_id": self.run_id,
+            "rate": self.rate,
+            "role": self.role,
+            "recovery_s": self.recovery_s,
+            "verdict": self.verdict.as_dict(),
+            "figures": self.figures,
+        }
+
+
+def trial_config(
+    config: RunConfig, target: TargetConfig, settings: SearchSettings, rate: float, run_id: str
+) -> RunConfig:
+    load = LoadConfig(
+        batch_size=settings.batch_size(rate),
+        interval_s=settings.interval_s,
+        duration_s=settings.duration_s,
+        record_bytes=config.load.record_bytes,
+        processes=config.load.processes,
+        late_after_ms=config.load.late_after_ms,
+        warmup_s=settings.warmup_s,
+    )
+    return dataclasses.replace(config, run_id=run_id, load=load, targets=(target,))
+
+
+def recovery_s(figures: dict[str, Any]) -> float | None:
+    """How long after the load stopped the store had everything it acknowledged: the
+    pipeline's drain, or for a store that acknowledges on commit the last acknowledgement
+    past the end of the schedule."""
+    streaming = figures.get("streaming")
+    if streaming is not None:
+        return streaming.get("drain_s") if streaming.get("drained") else None
+    end_of_schedule = float(figures.get("start") or 0) + float(figures.get("duration_s") or 0)
+    last = float(figures.get("start") or 0) + float(figures.get("active_s") or 0)
+    return max(0.0, last - end_of_schedule) if figures.get("start") else None
+
+
+def target_resources(
+    config: RunConfig, target: TargetConfig, start: float, end: float
+) -> dict[str, Any]:
+    """Per limited service of the target in [start, end]: throttling, CPU, OOM kills."""
+    if not config.prometheus_url or not target.services:
+        return {}
+    metrics = collect(config.prometheus_url, start, end, None, pad_s=0.0, rate_window="15s")
+    out: dict[str, Any] = {}
+    for entry in metrics.services.values():
+        if entry.get("service") in target.services:
+            out[f"{entry['service']}@{entry.get('host', '')}"] = {
+                "throttled_ratio": entry.get("throttled_ratio_mean"),
+                "cpu_cores": entry.get("cpu_cores_mean"),
+                "cpu_limit_cores": entry.get("cpu_limit_cores_peak"),
+                "memory_working_set_bytes": entry.get("memory_working_set_bytes_peak"),
+                "oom_kills": entry.get("oom_kills"),
+            }
+    return out
+
+
+def run_trial(
+    config: RunConfig,
+    target: TargetConfig,
+    settings: SearchSettings,
+    rate: float,
+    n: int,
+    role: str,
+    trials_root: Path,
+    should_stop: Callable[[], bool],
+) -> tuple[Trial, str]:
+    """One trial; returns it and the run's status (complete, partial)."""
+    offered = settings.offered(rate)
+    run_id = f"{config.run_id}-{target.name}-t{n:02d}"
+    outcome = execute(
+        trial_config(config, target, settings, offered, run_id),
+        trials_root,
+        should_stop=should_stop,
+    )
+    figures = (read_json(outcome.run_dir / "load.json") or {}).get(target.name, {})
+    audit = outcome.audits.get(target.name)
+    steady_start = float(figures.get("start") or 0.0) + settings.warmup_s
+    steady_end = float(figures.get("start") or 0.0) + settings.duration_s
+    resources = target_resources(config, target, steady_start, steady_end)
+    max_p99 = target.criteria.max_p99_ms if target.criteria else None
+    verdict = judge(offered, figures, audit, settings, max_p99, resources)
+    if target.name in outcome.failed_targets:
+        verdict.sustainable = False
+        verdict.failures.append({"mode": "kit failure", "detail": "the target failed to run"})
+    kept = {
+        "stored_per_s": verdict.stored_per_s,
+        "p99_ms": verdict.p99_ms,
+        "acked_p99_ms": ((figures.get("steady") or {}).get("latency_ms") or {}).get("p99_ms"),
+        "resources": resources,
+        "processes": figures.get("processes"),
+    }
+    trial = Trial(target.name, n, run_id, offered, verdict, role, recovery_s(figures), kept)
+    return trial, outcome.status
+
+
+def summarize_target(
+    target: TargetConfig, trials: list[Trial], search: RateSearch
+) -> dict[str, Any]:
+    best = search.best
+    fail = search.first_fail
+    at_best = [t for t in trials if best is not None and t.rate == best]
+    stored = [t.verdict.stored_per_s for t in at_best]
+    passes = sum(1 for t in at_best if t.verdict.sustainable)
+    failing = next((t for t in trials if fail is not None and t.rate == fail), None)
+    return {
+        "target": target.name,
+        "type": target.type,
+        "services": list(target.services),
+        "sustainable_per_s": best,
+        "first_failing_per_s": fail,
+        "best_runs": len(at_best),
+        "best_runs_passed": passes,
+        "best_stored_median_per_s": statistics.median(stored) if stored else None,
+        "best_stored_spread_per_s": (max(stored) - min(stored)) if stored else None,
+        "best_p99_ms": statistics.median(
+            [t.verdict.p99_ms for t in at_best if t.verdict.p99_ms is not None]
+        )
+        if any(t.verdict.p99_ms is not None for t in at_best)
+        else None,
+        "failure": (
+            {
+                "rate": failing.rate,
+                "modes": failing.verdict.failures,
+                "causes": failing.verdict.causes,
+                "recovery_s": failing.recovery_s,
+            }
+            if failing
+            else None
+        ),
+        "resources_at_best": at_best[0].figures.get("resources") if at_best else {},
+        "resources_at_failure": failing.figures.get("resources") if failing else {},
+        "trials": len(trials),
+    }
+
+
+@dataclass
+class TargetSearch:
+    """One target's trials: the grid and bisection, then the reruns of the best rate."""
+
+    config: RunConfig
+    target: TargetConfig
+    settings: SearchSettings
+    search_dir: Path
+    doc: dict[str, Any]  # search.json, rewritten after every trial
+    should_stop: Callable[[], bool]
+    say: Say
+    trials: list[Trial] = field(default_factory=list)
+
+    def one(self, rate: float, role: str) -> Trial | None:
+        """A trial at `rate`; None when it was interrupted (it is not judged)."""
+        n = len(self.doc["trials"]) + 1
+        name = self.target.name
+        self.say(f"{name}: trial {n} at {self.settings.offered(rate):,.0f} records/s ({role})")
+        trial, status = run_trial(
+            self.config,
+            self.target,
+            self.settings,
+            rate,
+            n,
+            role,
+            self.search_dir / "trials",
+            self.should_stop,
+        )
+        if status != "complete":
+            return None
+        self.trials.append(trial)
+        self.doc["trials"].append(trial.as_dict())
+        write_json(self.search_dir / SEARCH_FILE, self.doc)
+        modes = "; ".join(f["mode"] for f in trial.verdict.failures)
+        self.say(
+            f"{name}: {trial.rate:,.0f}/s " + ("sustained" if not modes else f"failed: {modes}")
+        )
+        return trial
+
+    def run(self) -> None:
+        rates = RateSearch(self.settings)
+        while not self.should_stop() and (rate := rates.next_rate()) is not None:
+            trial = self.one(rate, "search")
+            if trial is None:
+                break
+            rates.record(trial.rate, trial.verdict.sustainable)
+        for _ in range(self.settings.reruns - 1):
+            if rates.best is None or self.should_stop():
+                break
+            self.one(rates.best, "rerun")
+        self.doc["targets"][self.target.name] = summarize_target(self.target, self.trials, rates)
+        write_json(self.search_dir / SEARCH_FILE, self.doc)
+
+
+def search(
+    config: RunConfig,
+    settings: SearchSettings,
+    results_root: Path,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    say: Say = lambda _: None,
+) -> tuple[Path, dict[str, Any]]:
+    """Run the search for every target; returns the search directory and search.json."""
+    search_dir = create_run_dir(results_root, config.run_id)
+    trials_root = search_dir / "trials"
+    trials_root.mkdir()
+    doc: dict[str, Any] = {
+        "run_id": config.run_id,
+        "kind": "search",
+        "phase": config.phase,
+        "inventory": config.inventory,
+        "status": "running",
+        "created": utc_iso(),
+        "settings": dataclasses.asdict(settings),
+        "config": config.public_dict(),
+        "services": config.services,
+        "host_facts": config.host_facts,
+        "trials": [],
+        "targets": {},
+    }
+    write_json(search_dir / SEARCH_FILE, doc)
+    for target in config.targets:
+        TargetSearch(config, target, settings, search_dir, doc, should_stop, say).run()
+        if should_stop():
+            break
+    doc["status"] = "partial" if should_stop() else "complete"
+    doc["finished"] = utc_iso()
+    if should_stop():
+        (search_dir / PARTIAL_MARKER).write_text("interrupted: the search stopped early\n")
+    write_json(search_dir / SEARCH_FILE, doc)
+    return search_dir, doc
