@@ -63,7 +63,8 @@ run_pytest() {
 # (site.yml starts it again).
 stop_local_lab() {
   local conf
-  conf="$(.venv/bin/python -c 'from benchlab.service_exporter import SUPERVISOR_CONFIG as c; print(c)')"
+  # its one definition: benchlab_supervisor_conf in group_vars/all/kit.yml
+  conf="$(.venv/bin/python -c 'import yaml; print(yaml.safe_load(open("group_vars/all/kit.yml"))["benchlab_supervisor_conf"])')"
   if [ -f "$conf" ]; then
     supervisorctl -c "$conf" shutdown || true
   fi

@@ -19,8 +19,6 @@ from typing import Any
 import pytest
 import yaml
 
-from benchlab.service_exporter import SUPERVISOR_CONFIG
-
 ROOT = Path(__file__).resolve().parents[3]
 SNAPSHOT_SCRIPT = Path(__file__).with_name("node_snapshot.py")
 # Ports only open while a benchmark runs.
@@ -44,7 +42,7 @@ def node(host: Any) -> dict[str, Any]:
     variables = host.ansible.get_variables()
     parent = host.ansible("ansible.builtin.debug", "var=resource_limits_cgroup_parent")
     request = {
-        "supervisor_config": SUPERVISOR_CONFIG,
+        "supervisor_config": KIT["benchlab_supervisor_conf"],
         "cgroup_parent": parent["resource_limits_cgroup_parent"],
         "services": sorted(KIT["benchlab_limited_services"]),
         "private_dirs": list(PRIVATE_DIRS),
