@@ -51,7 +51,7 @@ def error(phases: PhaseTable, phase: str = "smoke", **overrides: str) -> str:
 
 # -- the kit's phase table --------------------------------------------------------------------
 def test_the_kit_phases_load_and_resolve(kit: PhaseTable) -> None:
-    assert kit.names() == ["smoke", "1", "2", "3"]
+    assert kit.names() == ["smoke", "1", "2", "3", "search"]
     for name in kit.names():
         params = resolve(kit, name)
         assert params.phase == name
@@ -75,7 +75,7 @@ def test_the_kit_phases_load_and_resolve(kit: PhaseTable) -> None:
         (
             "7",
             {},
-            "phase '7' is unknown; use -e phase=<one of smoke, 1, 2, 3>"
+            "phase '7' is unknown; use -e phase=<one of smoke, 1, 2, 3, search>"
             " (defined in group_vars/all/phases.yml).",
         ),
         (
@@ -429,7 +429,7 @@ def test_check_prints_the_resolved_parameters(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(
     ("argv", "line"),
     [
-        (["--phase=7"], "phase '7' is unknown; use -e phase=<one of smoke, 1, 2, 3>"),
+        (["--phase=7"], "phase '7' is unknown; use -e phase=<one of smoke, 1, 2, 3, search>"),
         (
             ["--set=interval=0"],
             "-e interval=0 is not a positive number; pass e.g. -e interval=0.2.",

@@ -15,7 +15,7 @@ import pytest
 
 from benchlab.sinks.kafka import KafkaSinkConfig
 from benchlab.targets.pipeline.settings import StreamingConfig
-from benchlab.targets.pipeline.streaming_job import StreamingJob, summarize_progress
+from benchlab.targets.pipeline.streaming_job import StreamingJob, steady_stored, summarize_progress
 
 SINK = KafkaSinkConfig(host="127.0.0.1", port=9092, topic="t")
 STREAMING = StreamingConfig(master="spark://127.0.0.1:7077", namenode="hdfs://127.0.0.1:8020")
@@ -131,3 +131,28 @@ def test_a_batch_reported_again_after_a_restart_counts_once(tmp_path: Path) -> N
     write_progress(job, [{"batch_id": 3, "num_input_rows": 200, "commit_epoch_s": t0 + 25}])
     drain = job.wait_drained(1000, t0 + 10, lambda: False)
     assert drain.drained and drain.drain_s == pytest.approx(15.0)
+
+
+def test_warm_up_batches_count_for_nothing_and_the_steady_rate_follows_the_backlog(
+    tmp_path: Path,
+) -> None:
+    """The warm-up's micro-batches (before the load) add no rows, time or backlog; in the
+    steady window, stored = acknowledged - the backlog's growth."""
+    t0 = 1_795_000_000.0
+    job = make_job(tmp_path)
+    write_progress(job, [{"batch_id": 0, "num_input_rows": 200, "commit_epoch_s": t0 - 1}])
+    job.warmup_through_batch = 0
+    batches = [  # 1,000 acknowledged per second; HDFS falls behind by 100 records a second
+        {"batch_id": k, "num_input_rows": 900 * 5, "commit_epoch_s": t0 + 5 * k}
+        for k in range(1, 7)
+    ]
+    write_progress(job, batches)
+    progress = job.progress()
+    assert progress[0]["warmup_batch"] is True and job.committed_rows() == 6 * 4500
+    acked = {s: 1000 for s in range(40)}
+    s = summarize_progress(progress, t0, None, acked)
+    assert s["batches"] == 6 and s["rows_committed"] == 27_000
+    steady = steady_stored(progress, t0, (10.0, 31.0), acked)
+    assert steady["commits"] == 5  # at 10, 15, 20, 25, 30 s
+    assert steady["stored_per_s"] == pytest.approx(900.0)
+    assert [b for _, b in steady["backlog"]] == [1000, 1500, 2000, 2500, 3000]

@@ -227,7 +227,9 @@ def test_bench_yml_fails_on_the_verdict_last_after_fetch_and_report() -> None:
     names = [t["name"] for t in tasks]
     verdict = tasks[-1]
     assert verdict["name"].startswith("Fail on the data verdict")
-    assert names.index("Write the report") < names.index("Fetch the run to the controller")
+    assert names.index("Write the report (a search wrote its own)") < names.index(
+        "Fetch the run to the controller"
+    )
     assert names.index("Fetch the run to the controller") < len(tasks) - 1
     assert verdict["when"] == f"_bench_run.rc | default(1) == {EXIT_DATA_FAILED}"
     assert verdict["ansible.builtin.fail"]["msg"].startswith(DATA_VERDICT_PREFIX)

@@ -34,8 +34,13 @@ if TYPE_CHECKING:
     from benchlab.loadgen.runner import TargetRunResult
 
 
+# Records of the warm-up run id the job commits before the load (StreamingJob.warm_up).
+WARMUP_RECORDS = 200
+
+
 class PipelineSession(TargetSession):
     job: StreamingJob
+    warmup_s: float | None = None
 
     def start(self, should_stop: Callable[[], bool]) -> None:
         self.job = StreamingJob(
@@ -43,7 +48,9 @@ class PipelineSession(TargetSession):
         )
         try:
             self.job.start(should_stop)
+            self.warmup_s = self.job.warm_up(WARMUP_RECORDS, should_stop)
         except (PipelineError, OSError) as exc:
+            self.job.stop()
             raise TargetNotReady(str(exc)) from exc
 
     def abort(self) -> None:
@@ -60,6 +67,7 @@ class PipelineSession(TargetSession):
             **progress,
             "job_exit_code": exit_code,
             "job_restarts": self.job.restarts,
+            "warmup_s": self.warmup_s,
             "output": self.job.output,
             "starting_offsets": self.job.starting_offsets,
         }
@@ -94,7 +102,8 @@ class PipelineTarget(Target):
         throughput=(
             "records committed to HDFS per second (from the streaming job's progress, load "
             "start to last commit); freshness is a record's event time to the commit of the "
-            "micro-batch that wrote it (per-batch figures weighted by rows)"
+            "micro-batch that wrote it (per-batch figures weighted by rows); before the load "
+            "the job commits a warm-up micro-batch of its own (not counted)"
         ),
         audit="reads the run's committed Parquet files in HDFS back with Spark",
     )

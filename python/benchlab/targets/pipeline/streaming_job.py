@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.sinks.kafka import KafkaSinkConfig
+from benchlab.streaming.job import WARMUP_SUFFIX
 from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
 from benchlab.targets.pipeline.settings import StreamingConfig
 
@@ -93,6 +94,9 @@ class StreamingJob:
         self.process: subprocess.Popen[bytes] | None = None
         self.starting_offsets: dict[str, int] = {}
         self.restarts: list[dict[str, Any]] = []
+        self.sink = sink
+        # Micro-batches up to this id held only the warm-up's records (warm_up()).
+        self.warmup_through_batch: int | None = None
 
     @property
     def output(self) -> str:
@@ -154,6 +158,40 @@ class StreamingJob:
                 )
             time.sleep(0.5)
 
+    def warm_up(self, records: int, should_stop: Callable[[], bool] = lambda: False) -> float:
+        """Write `records` of the warm-up run id and wait until the job has committed them
+        all: the first micro-batch's start-up (HDFS writer, JIT) is paid before the load.
+        Returns the seconds it took; PipelineError when it does not happen in time."""
+        from benchlab.records import RecordFactory
+        from benchlab.sinks.base import Batch
+        from benchlab.sinks.kafka import KafkaSink
+
+        started = time.monotonic()
+        sink = KafkaSink(self.sink, name="warmup")
+        sink.open()
+        rows = RecordFactory(self.run_id + WARMUP_SUFFIX, 300).rows(0, records, _utc_now())
+        sink.submit(Batch(0, 0, rows, sink.prepare(rows)), lambda ack: None)
+        left = sink.flush(30.0)
+        sink.close()
+        if left:
+            raise PipelineError("the warm-up records were not acknowledged by Kafka in 30 s")
+        deadline = started + self.streaming.ready_timeout_s
+        while True:
+            done = [p for p in self.progress() if p.get("num_input_rows")]
+            if sum(int(p["num_input_rows"]) for p in done) >= records:
+                self.warmup_through_batch = max(int(p.get("batch_id", -1)) for p in done)
+                return time.monotonic() - started
+            if self.process is not None and self.process.poll() is not None:
+                raise PipelineError(
+                    f"the streaming job exited during its warm-up; see {self.log_file}"
+                )
+            if time.monotonic() > deadline or should_stop():
+                raise PipelineError(
+                    f"the warm-up micro-batch was not committed within "
+                    f"{self.streaming.ready_timeout_s:.0f} s; see {self.log_file}"
+                )
+            time.sleep(0.5)
+
     def progress(self) -> list[dict[str, Any]]:
         """The job's progress lines, with the run's committed total on each.
 
@@ -176,7 +214,11 @@ class StreamingJob:
                 continue  # a line being written right now
             batch_id = record.get("batch_id")
             rows = int(record.get("num_input_rows") or 0)
-            if batch_id is not None and rows:
+            warmup = self.warmup_through_batch
+            if batch_id is not None and warmup is not None and int(batch_id) <= warmup:
+                record["warmup_batch"] = True  # the warm-up's records only: not the run's
+                rows = 0
+            elif batch_id is not None and rows:
                 if int(batch_id) in seen:
                     record["repeated_batch"] = True
                     rows = 0
@@ -279,6 +321,19 @@ def acked_before(acked_per_second: dict[int, int], t0_wall: float, t: float) -> 
     return sum(n for second, n in acked_per_second.items() if second < limit)
 
 
+def counted(p: dict[str, Any]) -> bool:
+    """A micro-batch with the run's rows, reported for the first time (not a warm-up one)."""
+    return (
+        bool(p.get("num_input_rows")) and not p.get("repeated_batch") and not p.get("warmup_batch")
+    )
+
+
+def _utc_now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
 def summarize_progress(
     progress: list[dict[str, Any]],
     load_start_wall: float,
@@ -291,7 +346,7 @@ def summarize_progress(
     minus what the job had committed to HDFS: the work the pipeline still owed. A micro-batch
     reported again by a restarted job (`repeated_batch`, StreamingJob.progress) counts once.
     """
-    batches = [p for p in progress if p.get("num_input_rows") and not p.get("repeated_batch")]
+    batches = [p for p in progress if counted(p)]
     repeated = sum(1 for p in progress if p.get("repeated_batch"))
     rows = sum(int(p["num_input_rows"]) for p in batches)
     commits = [p["commit_epoch_s"] for p in batches if p.get("commit_epoch_s")]
@@ -350,15 +405,11 @@ def steady_stored(
     acked_per_second: dict[int, int],
 ) -> dict[str, Any]:
     """The stored side in the steady window [start, end) (seconds from the load's start):
-    rows committed to HDFS per second in it, the freshness p99 of its micro-batches, and the
-    backlog (acknowledged by Kafka, not yet in HDFS) at each of its commits."""
+    rows stored in HDFS per second, the freshness p99 of its micro-batches, and the backlog
+    (acknowledged by Kafka, not yet in HDFS) at each of its commits."""
     start, end = window
     lo, hi = load_start_wall + start, load_start_wall + end
-    batches = [
-        p
-        for p in progress
-        if p.get("num_input_rows") and not p.get("repeated_batch") and p.get("commit_epoch_s")
-    ]
+    batches = [p for p in progress if counted(p) and p.get("commit_epoch_s")]
     inside = [p for p in batches if lo <= p["commit_epoch_s"] < hi]
     rows = sum(int(p["num_input_rows"]) for p in inside)
     pairs = [
@@ -367,23 +418,44 @@ def steady_stored(
         if (p.get("freshness") or {}).get("avg_s") is not None
     ]
     backlog = [
-        [
+        (
             round(p["commit_epoch_s"] - load_start_wall, 3),
             max(
                 0,
                 acked_before(acked_per_second, load_start_wall, p["commit_epoch_s"])
                 - int(p.get("committed_rows_total", 0)),
             ),
-        ]
+        )
         for p in inside
     ]
+    # Rows arrive a micro-batch at a time, so rows per second of commits saw-tooths; the
+    # backlog sampled at each commit does not: stored = acknowledged - the backlog's growth
+    # (least squares over the window's commits). One commit or none: rows over the window.
+    seconds = range(math.ceil(start), math.ceil(end))
+    acked_rate = sum(acked_per_second.get(s, 0) for s in seconds) / max(1, len(seconds))
+    growth = _slope([(float(t), float(v)) for t, v in backlog])
+    stored_per_s = rows / max(1e-9, end - start)
+    if growth is not None:
+        stored_per_s = acked_rate - max(0.0, growth)
     return {
-        "stored_per_s": rows / max(1e-9, end - start),
+        "stored_per_s": stored_per_s,
+        "commits": len(inside),
         "latency_p99_ms": _ms(_percentile(pairs, 0.99)),
         "latency": "event time to commit in HDFS (freshness)",
-        "backlog": backlog,
+        "backlog": [list(b) for b in backlog],
         "backlog_unit": "records",
     }
+
+
+def _slope(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares slope (None under two points)."""
+    if len(points) < 2:
+        return None
+    n = len(points)
+    mx = sum(t for t, _ in points) / n
+    my = sum(v for _, v in points) / n
+    sxx = sum((t - mx) ** 2 for t, _ in points)
+    return sum((t - mx) * (v - my) for t, v in points) / sxx if sxx > 0 else None
 
 
 def _ms(seconds: float | None) -> float | None:
