@@ -132,7 +132,7 @@ def test_every_target_row_has_its_package_and_known_groups_and_ports() -> None:
         assert all(job["port"] in ports for job in row.get("scrape", [])), name
         assert all(job["group"] in row["groups"] for job in row.get("scrape", [])), name
         assert set(row["settings"]) <= set(package.keys), f"{name}: settings {row['settings']}"
-        assert set(row["criteria"]) == set(row["hypothesis"]) == {"1", "2", "3"}, name
+        assert set(row["criteria"]) == set(row["hypothesis"]) == {"1", "2", "3", "search"}, name
 
 
 # -- run parameters: benchlab.runparams is the source, run.yml holds checked copies --------

@@ -42,7 +42,8 @@ def test_grid_then_bisection_brackets_the_capacity_within_the_precision() -> Non
 
 def test_a_first_failure_walks_down_and_a_capacity_above_the_grid_stops_at_max() -> None:
     down = drive(120)
-    assert down[:3] == [500, 250, 120]  # 12.5 records per 0.1 s batch round to 12
+    assert down[:3] == [500, 250, 120]  # 12.5 records per batch round to 12
+    assert drive(1) == [500, 250, 120]  # two steps down at most: nothing sustained, it ends
     assert drive(10**9)[-1] == 64_000
 
 

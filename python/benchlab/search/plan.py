@@ -48,9 +48,12 @@ class RateSearch:
             if best >= s.max_rate:
                 return None
             return min(nxt, s.max_rate)
-        if best is None:  # the first rate failed: go down the grid
+        if best is None:  # the first rate failed: down the grid, at most two steps
             low = fail / s.factor
-            return low if low >= 1.0 else None
+            floor = s.start_rate / s.factor**2
+            if low < floor * 0.999 or s.batch_size(low) == s.batch_size(fail):
+                return None  # below the floor, or no lower rate to offer: nothing sustained
+            return low
         if (fail - best) / best < s.precision:
             return None
         mid = (best + fail) / 2.0

@@ -31,8 +31,6 @@ class SearchSettings:
     # second of offered load (records), or for latency max(latency_growth_ms, 0.5 x p50)
     backlog_growth_ratio: float = 0.02
     latency_growth_ms: float = 100.0
-    # The p99 criterion applied, from targets.yml (`criteria` of this phase).
-    criteria_phase: str = "3"
     # A safety bound on trials per target (grid + bisection + reruns).
     max_trials: int = 20
 
@@ -79,7 +77,6 @@ class SearchSettings:
             latency_growth_ms=number(
                 data, prefix, "latency_growth_ms", minimum=0, default=cls.latency_growth_ms
             ),
-            criteria_phase=fields.string(data, prefix, "criteria_phase", cls.criteria_phase),
             max_trials=number(
                 data,
                 prefix,
