@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import shutil
 import statistics
@@ -26,10 +27,9 @@ from pathlib import Path
 
 import psycopg
 
-from benchlab.config import parse_sink
 from benchlab.records import COLUMNS, RecordFactory
 from benchlab.sinks import Batch
-from benchlab.sinks.postgres import PostgresSink, copy_text
+from benchlab.sinks.postgres import PostgresSink, PostgresSinkConfig, copy_text
 
 T0 = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)
 
@@ -120,17 +120,14 @@ def main() -> int:
     if not args.host.startswith("127.") and args.host != "localhost":
         print("refusing a non-loopback host in a benchmark script", file=sys.stderr)
         return 2
-    sink_cfg = parse_sink(
-        {
-            "kind": "postgresql",
-            "method": "copy",
-            "host": args.host,
-            "port": args.port,
-            "dbname": args.dbname,
-            "user": args.user,
-            "password_file": args.password_file,
-            "table": args.table,
-        }
+    sink_cfg = PostgresSinkConfig(
+        host=args.host,
+        password_file=args.password_file,
+        method="copy",
+        port=args.port,
+        dbname=args.dbname,
+        user=args.user,
+        table=args.table,
     )
     password = sink_cfg.read_password() or ""
     prefix = f"bench-{uuid.uuid4().hex[:8]}-"
@@ -164,7 +161,7 @@ def main() -> int:
             results[psql_batched].append(psql_load(args, password, rid, args.rows, args.batch_size))
             cleanup(admin, args.table, prefix)
             for i, (name, method, batch, encode_timed) in enumerate(order):
-                cfg = parse_sink({**sink_cfg.__dict__, "method": method, "extra": {}})
+                cfg = dataclasses.replace(sink_cfg, method=method)
                 sink = PostgresSink(cfg)
                 sink.open()
                 try:

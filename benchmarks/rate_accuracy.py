@@ -17,11 +17,13 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
-from benchlab.config import parse_load, parse_sink
+from benchlab.config import parse_load
 from benchlab.loadgen.runner import run_load
 from benchlab.runparams import load_phases
+from benchlab.sinks import SinkSpec
+from benchlab.sinks.null import NullSink, NullSinkConfig
+from benchlab.sinks.postgres import PostgresSink, PostgresSinkConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,22 +53,17 @@ def main() -> int:
         print("refusing a non-loopback host in a benchmark script", file=sys.stderr)
         return 2
     phases = load_phases(REPO).phases
-    sinks: list[tuple[str, dict[str, Any]]] = [("null", {"kind": "null"})]
+    sinks: list[tuple[str, SinkSpec]] = [("null", SinkSpec(NullSink, NullSinkConfig()))]
+    pg_cfg = PostgresSinkConfig(
+        host=args.host,
+        password_file=args.password_file,
+        method=args.method,
+        port=args.port,
+        dbname=args.dbname,
+        user=args.user,
+    )
     if args.pg:
-        sinks.append(
-            (
-                f"postgresql/{args.method}",
-                {
-                    "kind": "postgresql",
-                    "method": args.method,
-                    "host": args.host,
-                    "port": args.port,
-                    "dbname": args.dbname,
-                    "user": args.user,
-                    "password_file": args.password_file,
-                },
-            )
-        )
+        sinks.append((f"postgresql/{args.method}", SinkSpec(PostgresSink, pg_cfg)))
     header = (
         f"{'phase':<6}{'sink':<20}{'procs':>6}{'target/s':>10}{'sent/s':>10}{'err %':>8}"
         f"{'acked/s':>10}{'lag p99 ms':>11}{'lag max ms':>11}{'late':>6}{'ack p99 ms':>11}"
@@ -74,7 +71,7 @@ def main() -> int:
     )
     lines = [header]
     prefix = f"rate-{uuid.uuid4().hex[:8]}"
-    run_ids: list[tuple[str, dict[str, Any]]] = []
+    pg_runs = 0
     for phase in [s.strip() for s in args.phases.split(",")]:
         ph = phases[phase]
         load = parse_load(
@@ -89,13 +86,13 @@ def main() -> int:
         for name, sink in sinks:
             run_id = f"{prefix}-p{phase}-{name.split('/')[0]}"
             cpu0, wall0 = cpu_seconds(), time.monotonic()
-            r = run_load(name, run_id, load, parse_sink(sink))
+            r = run_load(name, run_id, load, sink)
             cpu = cpu_seconds() - cpu0
             wall = time.monotonic() - wall0
             s = r.summary()
             lag = s["schedule_lag_ms"]
-            if sink["kind"] == "postgresql":
-                run_ids.append((run_id, sink))
+            if sink.sink_class is PostgresSink:
+                pg_runs += 1
             sent = s["send_rate_per_s"] or 0.0
             err = 100.0 * (sent - load.rate_per_s) / load.rate_per_s
             lines.append(
@@ -106,13 +103,10 @@ def main() -> int:
                 f"{cpu / wall:>8.2f}c"
             )
             print(lines[-1], flush=True)
-    if run_ids:
+    if pg_runs:
         import psycopg
 
-        from benchlab.sinks.postgres import PostgresSink
-
-        cfg = parse_sink(run_ids[0][1])
-        with contextlib.closing(psycopg.connect(**PostgresSink(cfg).connect_kwargs())) as conn:
+        with contextlib.closing(psycopg.connect(**PostgresSink(pg_cfg).connect_kwargs())) as conn:
             conn.execute("DELETE FROM events WHERE run_id LIKE %s", (prefix + "%",))
             conn.commit()
     print()
