@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchlab.search.settings import SearchSettings
+from benchlab.stats import slope as least_squares_slope
 
 # Throttled in more than this share of CFS periods: "CPU throttled at the quota".
 THROTTLED_SATURATED = 0.25
@@ -64,16 +65,8 @@ def stored_view(figures: Mapping[str, Any]) -> StoredView:
 
 
 def slope(points: Sequence[tuple[float, float]]) -> float | None:
-    """Least-squares slope of value over time (None under 3 points or no time spread)."""
-    if len(points) < 3:
-        return None
-    n = len(points)
-    mx = sum(t for t, _ in points) / n
-    my = sum(v for _, v in points) / n
-    sxx = sum((t - mx) ** 2 for t, _ in points)
-    if sxx <= 0:
-        return None
-    return sum((t - mx) * (v - my) for t, v in points) / sxx
+    """The backlog's trend: a least-squares slope over at least 3 points."""
+    return least_squares_slope(points, min_points=3)
 
 
 @dataclass

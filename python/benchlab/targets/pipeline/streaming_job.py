@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.sinks.kafka import KafkaSinkConfig
+from benchlab.stats import slope
 from benchlab.streaming.job import WARMUP_SUFFIX
 from benchlab.streaming.submit import SubmitSpec, build_command, connector_jars, submit_env
 from benchlab.targets.pipeline.settings import StreamingConfig
@@ -433,7 +434,7 @@ def steady_stored(
     # (least squares over the window's commits). One commit or none: rows over the window.
     seconds = range(math.ceil(start), math.ceil(end))
     acked_rate = sum(acked_per_second.get(s, 0) for s in seconds) / max(1, len(seconds))
-    growth = _slope([(float(t), float(v)) for t, v in backlog])
+    growth = slope([(float(t), float(v)) for t, v in backlog])
     stored_per_s = rows / max(1e-9, end - start)
     if growth is not None:
         stored_per_s = acked_rate - max(0.0, growth)
@@ -445,17 +446,6 @@ def steady_stored(
         "backlog": [list(b) for b in backlog],
         "backlog_unit": "records",
     }
-
-
-def _slope(points: list[tuple[float, float]]) -> float | None:
-    """Least-squares slope (None under two points)."""
-    if len(points) < 2:
-        return None
-    n = len(points)
-    mx = sum(t for t, _ in points) / n
-    my = sum(v for _, v in points) / n
-    sxx = sum((t - mx) ** 2 for t, _ in points)
-    return sum((t - mx) * (v - my) for t, v in points) / sxx if sxx > 0 else None
 
 
 def _ms(seconds: float | None) -> float | None:
