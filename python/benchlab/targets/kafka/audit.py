@@ -1,8 +1,8 @@
 """Kafka's audit: read the topic back and find every acknowledged record of the run.
 
-Each partition is read from the first offset whose timestamp is at or after the load's start
-(the record timestamp is the event time, benchlab.sinks.kafka) minus a margin, up to the
-high watermark taken when the audit starts: every acknowledged record is below it. Records
+Each partition is read from its end offset taken just before the load (the session's), up to
+the high watermark taken when the audit starts: every acknowledged record is between them.
+Without start offsets, from the first record at or after the load's start less a margin. Records
 of other runs are skipped by run id. Seq numbers are counted in a bytearray (0, 1, 2 = more
 than once), so 5M records take 5 MB.
 """
@@ -30,13 +30,10 @@ def _partitions(consumer: Any, topic: str, timeout_s: float) -> list[int]:
     return sorted(info.partitions)
 
 
-def read_run_seqs(
-    sink: KafkaSinkConfig, run_id: str, since_wall: float, *, timeout_s: float = 30.0
-) -> tuple[dict[int, int], int]:
-    """Seq -> copies (capped at 2) of the run's records in the topic, and the rows found."""
-    from confluent_kafka import Consumer, TopicPartition
+def _consumer(sink: KafkaSinkConfig) -> Any:
+    from confluent_kafka import Consumer
 
-    consumer = Consumer(
+    return Consumer(
         {
             "bootstrap.servers": sink.bootstrap,
             "group.id": f"benchlab-audit-{uuid.uuid4().hex[:12]}",
@@ -45,22 +42,57 @@ def read_run_seqs(
             "enable.partition.eof": False,
         }
     )
+
+
+def end_offsets(sink: KafkaSinkConfig, timeout_s: float = 30.0) -> dict[int, int]:
+    """Each partition's high watermark: where records written from now on start."""
+    from confluent_kafka import TopicPartition
+
+    consumer = _consumer(sink)
     try:
-        since_ms = int((since_wall - START_MARGIN_S) * 1000)
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(sink.topic, p), timeout=timeout_s)[1]
+            for p in _partitions(consumer, sink.topic, timeout_s)
+        }
+    finally:
+        consumer.close()
+
+
+def read_run_seqs(
+    sink: KafkaSinkConfig,
+    run_id: str,
+    since_wall: float,
+    *,
+    start_offsets: dict[int, int] | None = None,
+    timeout_s: float = 30.0,
+) -> tuple[dict[int, int], int]:
+    """Seq -> copies (capped at 2) of the run's records in the topic, and the rows found.
+
+    From `start_offsets` (taken just before the load: the same run id's records another
+    target of the run wrote to the topic before, the pipeline's, are not this target's), or
+    without them from the first record at or after the load's start less a margin."""
+    from confluent_kafka import TopicPartition
+
+    consumer = _consumer(sink)
+    try:
         parts = _partitions(consumer, sink.topic, timeout_s)
-        starts = consumer.offsets_for_times(
-            [TopicPartition(sink.topic, p, since_ms) for p in parts], timeout=timeout_s
-        )
+        if start_offsets is None:
+            since_ms = int((since_wall - START_MARGIN_S) * 1000)
+            found = consumer.offsets_for_times(
+                [TopicPartition(sink.topic, p, since_ms) for p in parts], timeout=timeout_s
+            )
+            start_offsets = {tp.partition: tp.offset for tp in found}
         ends: dict[int, int] = {}
         assign = []
-        for tp in starts:
+        for partition in parts:
             _low, high = consumer.get_watermark_offsets(
-                TopicPartition(sink.topic, tp.partition), timeout=timeout_s
+                TopicPartition(sink.topic, partition), timeout=timeout_s
             )
-            start = tp.offset if tp.offset >= 0 else high  # -1: nothing at/after the time
+            offset = start_offsets.get(partition, -1)
+            start = offset if offset >= 0 else high  # -1: nothing at/after the time
             if start < high:
-                ends[tp.partition] = high
-                assign.append(TopicPartition(sink.topic, tp.partition, start))
+                ends[partition] = high
+                assign.append(TopicPartition(sink.topic, partition, start))
         counts: dict[int, int] = {}
         rows = 0
         prefix = run_id.encode() + b"\t"
@@ -98,10 +130,15 @@ def read_run_seqs(
 
 
 def audit_kafka(
-    target: str, sink: KafkaSinkConfig, run_id: str, acked: RangeSet, since_wall: float
+    target: str,
+    sink: KafkaSinkConfig,
+    run_id: str,
+    acked: RangeSet,
+    since_wall: float,
+    start_offsets: dict[int, int] | None = None,
 ) -> AuditResult:
     """Compare the run's records in the topic with the acknowledged seq ranges."""
-    counts, rows = read_run_seqs(sink, run_id, since_wall)
+    counts, rows = read_run_seqs(sink, run_id, since_wall, start_offsets=start_offsets)
     acked_found = 0
     lost_examples: list[int] = []
     for first, n in acked.ranges():
