@@ -7,6 +7,7 @@ wherever it is: ``config field 'targets[0].sink.port': 'x' is not a number; fix:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -131,8 +132,11 @@ def mapping(
     return value
 
 
-def refuse_unknown(section: Mapping[str, Any], prefix: str, known: tuple[str, ...]) -> None:
-    """A misspelt key must not be silently ignored."""
+def refuse_unknown(section: Mapping[str, Any], prefix: str, known: Any) -> None:
+    """A misspelt key must not be silently ignored. `known`: the key names, or a dataclass
+    whose fields are the keys."""
+    if dataclasses.is_dataclass(known):
+        known = tuple(f.name for f in dataclasses.fields(known))
     for key in section:
         if key not in known:
             raise ConfigError(

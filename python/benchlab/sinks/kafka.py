@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 from benchlab import fields
 from benchlab.records import Row
@@ -64,19 +64,9 @@ class KafkaSinkConfig:
     # librdkafka settings over DEFAULT_PRODUCER_CONFIG (FIXED_PRODUCER_CONFIG always wins)
     producer: dict[str, Any] = field(default_factory=dict)
 
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "host",
-        "port",
-        "topic",
-        "bootstrap_servers",
-        "connect_timeout_s",
-        "delivery_timeout_ms",
-        "producer",
-    )
-
     @classmethod
     def parse(cls, data: dict[str, Any], prefix: str) -> KafkaSinkConfig:
-        fields.refuse_unknown(data, prefix, cls.FIELDS)
+        fields.refuse_unknown(data, prefix, cls)
         return cls(
             host=fields.string(data, prefix, "host"),
             port=fields.port(data, prefix, default=cls.port),

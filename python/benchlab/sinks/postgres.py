@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -43,19 +43,6 @@ class PostgresSinkConfig:
     statement_timeout_ms: int = 10000
     retries: int = 0
 
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "host",
-        "password_file",
-        "method",
-        "port",
-        "dbname",
-        "user",
-        "table",
-        "connect_timeout_s",
-        "statement_timeout_ms",
-        "retries",
-    )
-
     @classmethod
     def parse(cls, data: dict[str, Any], prefix: str) -> PostgresSinkConfig:
         if "password" in data:
@@ -64,7 +51,7 @@ class PostgresSinkConfig:
                 "passwords are never put in the run configuration",
                 "write it to a 0600 file and set password_file",
             )
-        fields.refuse_unknown(data, prefix, cls.FIELDS)
+        fields.refuse_unknown(data, prefix, cls)
         table = fields.string(data, prefix, "table", cls.table)
         if not IDENT_RE.match(table):
             raise ConfigError(

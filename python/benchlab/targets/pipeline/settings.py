@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from benchlab import fields
 from benchlab.fields import ConfigError
@@ -23,21 +23,9 @@ class StreamingConfig:
     ready_timeout_s: float = 180.0
     drain_timeout_s: float = 300.0
 
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "master",
-        "namenode",
-        "jar_dir",
-        "base_dir",
-        "trigger_s",
-        "driver_memory",
-        "driver_host",
-        "ready_timeout_s",
-        "drain_timeout_s",
-    )
-
     @classmethod
     def parse(cls, data: dict[str, Any], prefix: str) -> StreamingConfig:
-        fields.refuse_unknown(data, prefix, cls.FIELDS)
+        fields.refuse_unknown(data, prefix, cls)
         master = fields.string(data, prefix, "master")
         namenode = fields.string(data, prefix, "namenode")
         if not master.startswith("spark://"):
