@@ -8,6 +8,23 @@ from typing import Any
 
 from benchlab import fields
 
+# The bounds each setting is checked against (benchlab.fields.number's keywords).
+BOUNDS: dict[str, dict[str, float]] = {
+    "start_rate": {"minimum": 1},
+    "factor": {"minimum": 1.1, "maximum": 10},
+    "max_rate": {"minimum": 1},
+    "precision": {"minimum": 0.005, "maximum": 1},
+    "reruns": {"minimum": 1, "maximum": 9},
+    "warmup_s": {"minimum": 0},
+    "measure_s": {"minimum": 2},
+    "interval_s": {"minimum": 0.01, "maximum": 10},
+    "min_stored_ratio": {"minimum": 0.5, "maximum": 1},
+    "max_late_ratio": {"minimum": 0, "maximum": 1},
+    "backlog_growth_ratio": {"minimum": 0, "maximum": 1},
+    "latency_growth_ms": {"minimum": 0},
+    "max_trials": {"minimum": 1, "maximum": 200},
+}
+
 
 @dataclass(frozen=True)
 class SearchSettings:
@@ -37,56 +54,14 @@ class SearchSettings:
     @classmethod
     def parse(cls, data: dict[str, Any] | None, prefix: str = "search") -> SearchSettings:
         data = data or {}
-        names = tuple(f.name for f in dataclass_fields(cls))
-        fields.refuse_unknown(data, prefix, names)
-        number = fields.number
-        settings = cls(
-            start_rate=number(data, prefix, "start_rate", minimum=1, default=cls.start_rate),
-            factor=number(data, prefix, "factor", minimum=1.1, maximum=10, default=cls.factor),
-            max_rate=number(data, prefix, "max_rate", minimum=1, default=cls.max_rate),
-            precision=number(
-                data, prefix, "precision", minimum=0.005, maximum=1, default=cls.precision
-            ),
-            reruns=number(
-                data, prefix, "reruns", integer=True, minimum=1, maximum=9, default=cls.reruns
-            ),
-            warmup_s=number(data, prefix, "warmup_s", minimum=0, default=cls.warmup_s),
-            measure_s=number(data, prefix, "measure_s", minimum=2, default=cls.measure_s),
-            interval_s=number(
-                data, prefix, "interval_s", minimum=0.01, maximum=10, default=cls.interval_s
-            ),
-            min_stored_ratio=number(
-                data,
-                prefix,
-                "min_stored_ratio",
-                minimum=0.5,
-                maximum=1,
-                default=cls.min_stored_ratio,
-            ),
-            max_late_ratio=number(
-                data, prefix, "max_late_ratio", minimum=0, maximum=1, default=cls.max_late_ratio
-            ),
-            backlog_growth_ratio=number(
-                data,
-                prefix,
-                "backlog_growth_ratio",
-                minimum=0,
-                maximum=1,
-                default=cls.backlog_growth_ratio,
-            ),
-            latency_growth_ms=number(
-                data, prefix, "latency_growth_ms", minimum=0, default=cls.latency_growth_ms
-            ),
-            max_trials=number(
-                data,
-                prefix,
-                "max_trials",
-                integer=True,
-                minimum=1,
-                maximum=200,
-                default=cls.max_trials,
-            ),
-        )
+        fields.refuse_unknown(data, prefix, cls)
+        values = {
+            f.name: fields.number(
+                data, prefix, f.name, integer=f.type == "int", default=f.default, **BOUNDS[f.name]
+            )
+            for f in dataclass_fields(cls)
+        }
+        settings = cls(**values)
         if settings.max_rate < settings.start_rate:
             raise fields.ConfigError(
                 f"{prefix}.max_rate",
