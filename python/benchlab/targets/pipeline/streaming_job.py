@@ -163,14 +163,16 @@ class StreamingJob:
         """Write `records` of the warm-up run id and wait until the job has committed them
         all: the first micro-batch's start-up (HDFS writer, JIT) is paid before the load.
         Returns the seconds it took; PipelineError when it does not happen in time."""
-        from benchlab.records import RecordFactory
+        from benchlab.records import RecordFactory, utc_from_timestamp
         from benchlab.sinks.base import Batch
         from benchlab.sinks.kafka import KafkaSink
 
         started = time.monotonic()
         sink = KafkaSink(self.sink, name="warmup")
         sink.open()
-        rows = RecordFactory(self.run_id + WARMUP_SUFFIX, 300).rows(0, records, _utc_now())
+        rows = RecordFactory(self.run_id + WARMUP_SUFFIX, 300).rows(
+            0, records, utc_from_timestamp(time.time())
+        )
         sink.submit(Batch(0, 0, rows, sink.prepare(rows)), lambda ack: None)
         left = sink.flush(30.0)
         sink.close()
@@ -329,10 +331,23 @@ def counted(p: dict[str, Any]) -> bool:
     )
 
 
-def _utc_now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
+def backlog_at_commits(
+    batches: list[dict[str, Any]], load_start_wall: float, acked_per_second: dict[int, int]
+) -> list[list[Any]]:
+    """[commit time, records acknowledged by Kafka before it and not yet committed] per
+    micro-batch with a commit time."""
+    return [
+        [
+            p["commit_epoch_s"],
+            max(
+                0,
+                acked_before(acked_per_second, load_start_wall, p["commit_epoch_s"])
+                - int(p.get("committed_rows_total", 0)),
+            ),
+        ]
+        for p in batches
+        if p.get("commit_epoch_s")
+    ]
 
 
 def summarize_progress(
@@ -364,18 +379,11 @@ def summarize_progress(
     durations = [
         (float(p["batch_duration_ms"]), 1.0) for p in batches if p.get("batch_duration_ms")
     ]
-    backlog = [
-        [
-            p["commit_epoch_s"],
-            max(
-                0,
-                acked_before(acked_per_second, load_start_wall, p["commit_epoch_s"])
-                - int(p.get("committed_rows_total", 0)),
-            ),
-        ]
-        for p in batches
-        if acked_per_second is not None and p.get("commit_epoch_s")
-    ]
+    backlog = (
+        backlog_at_commits(batches, load_start_wall, acked_per_second)
+        if acked_per_second is not None
+        else []
+    )
     return {
         "batches": len(batches),
         "repeated_batches": repeated,
@@ -419,15 +427,8 @@ def steady_stored(
         if (p.get("freshness") or {}).get("avg_s") is not None
     ]
     backlog = [
-        (
-            round(p["commit_epoch_s"] - load_start_wall, 3),
-            max(
-                0,
-                acked_before(acked_per_second, load_start_wall, p["commit_epoch_s"])
-                - int(p.get("committed_rows_total", 0)),
-            ),
-        )
-        for p in inside
+        (round(t - load_start_wall, 3), owed)
+        for t, owed in backlog_at_commits(inside, load_start_wall, acked_per_second)
     ]
     # Rows arrive a micro-batch at a time, so rows per second of commits saw-tooths; the
     # backlog sampled at each commit does not: stored = acknowledged - the backlog's growth
