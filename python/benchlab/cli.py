@@ -101,8 +101,7 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     search_dir, doc = search(
         config, config.search, Path(args.results_root), should_stop=stop, say=say
     )
-    report = write_search_report(search_dir)
-    doc = json.loads((search_dir / "search.json").read_text())
+    report = write_search_report(search_dir, doc)  # adds doc["conclusion"]
     console.print(doc["conclusion"]["crossover"]["text"], highlight=False)
     for row in doc["conclusion"]["systems"]:
         console.print(

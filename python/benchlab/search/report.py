@@ -58,8 +58,11 @@ def plot(doc: dict[str, Any], path: Path) -> bool:
     return True
 
 
-def write_search_report(search_dir: Path) -> Path:
-    doc = read_json(search_dir / SEARCH_FILE)
+def write_search_report(search_dir: Path, doc: dict[str, Any] | None = None) -> Path:
+    """report.md and search.png from search.json (or `doc`, its contents in memory, which
+    gains the conclusion); search.json is rewritten with the conclusion."""
+    if doc is None:
+        doc = read_json(search_dir / SEARCH_FILE)
     config = parse_config(doc["config"])
     answer = conclusion(config, doc)
     has_plot = plot(doc, search_dir / PLOT_FILE)
