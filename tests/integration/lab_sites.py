@@ -106,12 +106,18 @@ class KilledBench:
 
     def assert_pipeline_drained(self) -> None:
         audit = self.json("audit.json")
-        streaming = self.json("load.json")["pipeline"]["streaming"]
+        load = self.json("load.json")["pipeline"]
+        streaming = load["streaming"]
         assert streaming["drained"] is True, streaming
         # At least once: a micro-batch retried around the killed DataNode may count twice
         # here, while the audit proves HDFS holds each acknowledged record exactly once.
         assert streaming["rows_committed"] >= audit["pipeline"]["acknowledged"], streaming
-        assert streaming["freshness_ms"]["p50"] > 0, streaming
+        # latency per record to the HDFS commit: every stored record has one, and it is
+        # longer than Kafka's acknowledgement (a record is acknowledged before it is stored)
+        latency, ack = load["latency_ms"], load["ack_latency_ms"]
+        assert latency["count"] == audit["pipeline"]["rows_found"], load
+        assert load["records_without_commit"] == 0, load
+        assert latency["p50_ms"] > ack["p50_ms"] > 0, load
 
     def assert_restart_reported(self, host: str) -> None:
         """The killed DataNode on `host` was restarted by supervisord, back in service, and

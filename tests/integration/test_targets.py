@@ -129,3 +129,8 @@ def test_pipeline_runs_on_an_inventory_without_postgresql(
     audit = data["audit"]["pipeline"]
     assert audit["lost"] == 0 and audit["acknowledged"] > 0
     assert data["data_verdict"]["pipeline"]["status"] == "PASS"
+    # judged on what reached HDFS: a latency per stored record, each with its commit
+    load = data["load"]["pipeline"]
+    assert load["latency_ms"]["count"] == audit["rows_found"], load
+    assert load["records_without_commit"] == 0, load
+    assert load["latency_ms"]["p99_ms"] > load["ack_latency_ms"]["p99_ms"], load

@@ -82,7 +82,7 @@ def test_lab_plays_change_nothing_the_second_time(smoke: SmokeRun) -> None:
     assert not outside, f"changed on the second site.yml pass: {sorted(outside)}"
 
 
-def test_pipeline_drained_and_measured_freshness(smoke: SmokeRun) -> None:
+def test_pipeline_drained_and_latency_measured_per_record(smoke: SmokeRun) -> None:
     smoke.assert_pipeline_drained()
 
 

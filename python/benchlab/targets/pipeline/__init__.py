@@ -23,6 +23,7 @@ from benchlab.targets.base import (
     TargetSession,
 )
 from benchlab.targets.pipeline.settings import StreamingConfig
+from benchlab.targets.pipeline.stored_latency import BASIS, stored_latency
 from benchlab.targets.pipeline.streaming_job import (
     PipelineError,
     StreamingJob,
@@ -41,6 +42,9 @@ WARMUP_RECORDS = 200
 class PipelineSession(TargetSession):
     job: StreamingJob
     warmup_s: float | None = None
+    # The local Spark session that reads the run's Parquet files back after the load: the
+    # latency per record first, then the audit (one JVM start for both).
+    reader: Any = None
 
     def start(self, should_stop: Callable[[], bool]) -> None:
         self.job = StreamingJob(
@@ -55,6 +59,28 @@ class PipelineSession(TargetSession):
 
     def abort(self) -> None:
         self.job.stop()
+        self.close_reader()
+
+    def close_reader(self) -> None:
+        if self.reader is not None:
+            self.reader.stop()
+            self.reader = None
+
+    def read_back(self) -> Any:
+        from benchlab.targets.pipeline.audit import local_spark
+
+        if self.reader is None:
+            self.reader = local_spark()
+        return self.reader
+
+    def latency(self, lines: list[dict[str, Any]], result: TargetRunResult) -> dict[str, Any]:
+        """Per-record latency to the HDFS commit (stored_latency.py), all and steady."""
+        commits = [float(p["commit_epoch_s"]) for p in lines if p.get("commit_epoch_s")]
+        steady = (result.t0_wall + result.load.warmup_s, result.t0_wall + result.load.duration_s)
+        try:
+            return stored_latency(self.read_back(), self.job.output, self.run_id, commits, steady)
+        except Exception as exc:  # the audit that follows reports what HDFS holds
+            return {"error": f"{type(exc).__name__}: {exc}", "basis": BASIS}
 
     def after_load(self, result: TargetRunResult, should_stop: Callable[[], bool]) -> AfterLoad:
         drain = self.job.wait_drained(result.records_acked, result.end_wall, should_stop)
@@ -63,6 +89,13 @@ class PipelineSession(TargetSession):
         lines = self.job.progress()
         progress = summarize_progress(lines, result.t0_wall, drain, acked)
         window = (result.load.warmup_s, result.load.duration_s)
+        latency = self.latency(lines, result) if not should_stop() else {}
+        stored_steady = steady_stored(lines, result.t0_wall, window, acked)
+        stored_steady.update(
+            latency_ms=latency.get("steady") or {},
+            latency_p99_ms=(latency.get("steady") or {}).get("p99_ms"),
+            latency=BASIS,
+        )
         streaming = {
             **progress,
             "job_exit_code": exit_code,
@@ -76,12 +109,18 @@ class PipelineSession(TargetSession):
             failed = "the streaming job did not drain (dead after its restarts, or time-out)"
         return AfterLoad(
             figures={
-                # throughput is what reached HDFS, not Kafka's acknowledgements
+                # throughput and latency are of what reached HDFS; Kafka's acknowledgements
+                # are reported beside them
                 "acked_throughput_per_s": result.summary()["throughput_per_s"],
                 "throughput_per_s": streaming.get("stored_per_s"),
+                "ack_latency_ms": result.summary()["latency_ms"],
+                "latency_ms": latency.get("all") or {},
+                "latency_basis": BASIS,
+                "latency_error": latency.get("error"),
+                "records_without_commit": latency.get("records_without_commit"),
                 "streaming": streaming,
                 # what reached HDFS after the warm-up: what a sustainable-rate search judges
-                "stored_steady": steady_stored(lines, result.t0_wall, window, acked),
+                "stored_steady": stored_steady,
             },
             failed=failed,
         )
@@ -89,8 +128,13 @@ class PipelineSession(TargetSession):
     def audit_run(self, result: TargetRunResult) -> dict[str, Any]:
         from benchlab.targets.pipeline.audit import audit_hdfs
 
-        output = self.job.output
-        return audit_hdfs(self.config.name, output, self.run_id, result.acked).as_dict()
+        try:
+            return audit_hdfs(
+                self.config.name, self.job.output, self.run_id, result.acked,
+                spark=self.read_back(),
+            ).as_dict()  # fmt: skip
+        finally:
+            self.close_reader()
 
 
 class PipelineTarget(Target):
@@ -101,9 +145,10 @@ class PipelineTarget(Target):
         acknowledgement="Kafka's (acks=all, idempotent producer)",
         throughput=(
             "records committed to HDFS per second (from the streaming job's progress, load "
-            "start to last commit); freshness is a record's event time to the commit of the "
-            "micro-batch that wrote it (per-batch figures weighted by rows); before the load "
-            "the job commits a warm-up micro-batch of its own (not counted)"
+            "start to last commit); latency is each record's, from its scheduled time to the "
+            "HDFS commit of the micro-batch that wrote its file (read back from HDFS), and "
+            "Kafka's acknowledgement latency is shown beside it; before the load the job "
+            "commits a warm-up micro-batch of its own (not counted)"
         ),
         audit="reads the run's committed Parquet files in HDFS back with Spark",
     )

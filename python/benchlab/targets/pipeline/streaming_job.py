@@ -6,7 +6,8 @@ offsets taken just before the load, so it sees only this run's records; runs the
 through the Kafka sink; waits until the job has committed every acknowledged record to
 HDFS (the drain); stops the job through its stop file so the last batch commits cleanly;
 and summarises the job's per-batch progress: records stored per second, micro-batch
-durations, end-to-end freshness (event time to committed in HDFS) and consumer lag.
+durations and the backlog (acknowledged, not yet in HDFS). Latency per record is read from
+the Parquet files afterwards (stored_latency.py).
 """
 
 from __future__ import annotations
@@ -368,14 +369,6 @@ def summarize_progress(
     commits = [p["commit_epoch_s"] for p in batches if p.get("commit_epoch_s")]
     last_commit = max(commits) if commits else None
     span = (last_commit - load_start_wall) if last_commit else None
-    # Freshness per record is approximated per batch: its rows weigh its average, and the
-    # oldest record of each batch bounds the maximum.
-    avg_pairs = [
-        (p["freshness"]["avg_s"], float(p["num_input_rows"]))
-        for p in batches
-        if (p.get("freshness") or {}).get("avg_s") is not None
-    ]
-    worst = [p["freshness"]["max_s"] for p in batches if (p.get("freshness") or {}).get("max_s")]
     durations = [
         (float(p["batch_duration_ms"]), 1.0) for p in batches if p.get("batch_duration_ms")
     ]
@@ -389,11 +382,6 @@ def summarize_progress(
         "repeated_batches": repeated,
         "rows_committed": rows,
         "stored_per_s": rows / span if span and span > 0 else None,
-        "freshness_ms": {
-            "p50": _ms(_percentile(avg_pairs, 0.50)),
-            "p99": _ms(_percentile(avg_pairs, 0.99)),
-            "max": _ms(max(worst) if worst else None),
-        },
         "batch_duration_ms": {
             "p50": _percentile(durations, 0.50),
             "p99": _percentile(durations, 0.99),
@@ -414,18 +402,14 @@ def steady_stored(
     acked_per_second: dict[int, int],
 ) -> dict[str, Any]:
     """The stored side in the steady window [start, end) (seconds from the load's start):
-    rows stored in HDFS per second, the freshness p99 of its micro-batches, and the backlog
-    (acknowledged by Kafka, not yet in HDFS) at each of its commits."""
+    rows stored in HDFS per second and the backlog (acknowledged by Kafka, not yet in HDFS) at
+    each of its commits. The latency per record comes from the Parquet files
+    (stored_latency.py)."""
     start, end = window
     lo, hi = load_start_wall + start, load_start_wall + end
     batches = [p for p in progress if counted(p) and p.get("commit_epoch_s")]
     inside = [p for p in batches if lo <= p["commit_epoch_s"] < hi]
     rows = sum(int(p["num_input_rows"]) for p in inside)
-    pairs = [
-        (p["freshness"]["avg_s"], float(p["num_input_rows"]))
-        for p in inside
-        if (p.get("freshness") or {}).get("avg_s") is not None
-    ]
     backlog = [
         (round(t - load_start_wall, 3), owed)
         for t, owed in backlog_at_commits(inside, load_start_wall, acked_per_second)
@@ -442,12 +426,6 @@ def steady_stored(
     return {
         "stored_per_s": stored_per_s,
         "commits": len(inside),
-        "latency_p99_ms": _ms(_percentile(pairs, 0.99)),
-        "latency": "event time to commit in HDFS (freshness)",
         "backlog": [list(b) for b in backlog],
         "backlog_unit": "records",
     }
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000.0, 1)
