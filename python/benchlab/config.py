@@ -126,7 +126,7 @@ def parse_load(data: dict[str, Any]) -> LoadConfig:
         late_after_ms=number(data, p, "late_after_ms", minimum=0, default=10.0),
         drain_s=number(data, p, "drain_s", minimum=0, default=None),
         seed=number(data, p, "seed", integer=True, minimum=0, default=0),
-        warmup_s=number(data, p, "warmup_s", minimum=0, default=0.0),
+        warmup_s=_bounded(data, "warmup_s", default=BOUND_BY_KEY["warmup_s"].default),
     )
 
 

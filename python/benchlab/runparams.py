@@ -42,6 +42,7 @@ OVERRIDABLE = (
     "batch_size",
     "interval",
     "record_bytes",
+    "warmup",
     "pg_write_method",
     "target",
     "workers",
@@ -67,6 +68,8 @@ class Bound:
     minimum: float
     exclusive_min: bool = False
     maximum: float | None = None
+    # The value when a phase (or a run config's load) leaves it out; None: required.
+    default: float | None = None
 
     @property
     def kind(self) -> str:
@@ -97,7 +100,12 @@ BOUNDS: tuple[Bound, ...] = (
     Bound("batch_size", "batch_size", integer=True, minimum=1, maximum=1_000_000),
     Bound("interval", "interval_s", integer=False, minimum=0.001, maximum=3600),
     Bound("record_bytes", "record_bytes", integer=True, minimum=120, maximum=1_048_576),
+    # seconds at the start of the load left out of throughput and latency (not of the audit)
+    Bound("warmup", "warmup_s", integer=False, minimum=0, maximum=3600, default=0),
 )
+# A phase's warm-up is at most this share of the run's duration unless -e warmup says
+# otherwise, so `-e duration=20` still measures something.
+WARMUP_SHARE_MAX = 0.25
 BOUND_BY_KEY: Mapping[str, Bound] = {b.key: b for b in BOUNDS}
 
 
@@ -125,6 +133,8 @@ class PhaseTable:
         """The phase's value for one bounded field, checked against the bound."""
         entry = self.phases[phase]
         where = f"{self.source}: phase '{phase}'"
+        if bound.key not in entry and bound.default is not None:
+            return bound.default
         if bound.key not in entry:
             raise ParamError(
                 PHASES_KEY,
@@ -211,6 +221,7 @@ class RunParams:
     batch_size: int
     interval_s: float
     record_bytes: int
+    warmup_s: float
     pg_write_method: str
     target: str
     # `all` expanded to the available targets; [] when no target list was given to check.
@@ -245,10 +256,13 @@ def _parse(value: str, integer: bool) -> int | float:
 
 def _override_number(bound: Bound, value: str, example: str) -> int | float:
     number = _parse(value, bound.integer)
-    if number <= 0:
+    positive = bound.exclusive_min or bound.minimum > 0
+    plain = (_INTEGER if bound.integer else _NUMBER).fullmatch(value)
+    if number <= 0 if positive else not plain:
+        kind = f"positive {bound.kind}" if positive else f"non-negative {bound.kind}"
         raise ParamError(
             bound.name,
-            f"-e {bound.name}={value} is not a positive {bound.kind}",
+            f"-e {bound.name}={value} is not a {kind}",
             f"pass e.g. -e {bound.name}={example}",
         )
     if not bound.fits(number):
@@ -329,6 +343,15 @@ def resolve(
     for bound in BOUNDS:
         if bound.key not in load:
             load[bound.key] = phases.value(phase, bound)
+    if "warmup" not in given:
+        load["warmup_s"] = min(load["warmup_s"], WARMUP_SHARE_MAX * load["duration_s"])
+    elif load["warmup_s"] >= load["duration_s"]:
+        raise ParamError(
+            "warmup",
+            f"-e warmup={given['warmup']} is not shorter than the duration "
+            f"({_plain(load['duration_s'])} s)",
+            "pass a shorter -e warmup or a longer -e duration",
+        )
     method = given.get("pg_write_method", PG_DEFAULT_METHOD)
     if method not in PG_METHODS:
         raise ParamError(
@@ -353,6 +376,7 @@ def resolve(
         batch_size=int(load["batch_size"]),
         interval_s=float(load["interval_s"]),
         record_bytes=int(load["record_bytes"]),
+        warmup_s=float(load["warmup_s"]),
         pg_write_method=method,
         target=target,
         targets=targets,

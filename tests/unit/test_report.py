@@ -358,3 +358,26 @@ def test_resource_statement_names_uncapped_programs_and_the_real_ratio() -> None
     assert statement["uncapped"] == ["kafka@localhost"]
     assert statement["given"][1]["services"] == ["dn x1", "sw x1"]
     assert statement["comparison"]["cpu_ratio"] == pytest.approx(1.0)
+
+
+def test_the_warm_up_is_left_out_of_throughput_and_latency(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql"])
+    run = json.loads((run_dir / "run.json").read_text())
+    run["config"]["load"]["warmup_s"] = 10
+    write_json(run_dir / "run.json", run)
+    load = json.loads((run_dir / "load.json").read_text())
+    whole = load["postgresql"]["throughput_per_s"]
+    load["postgresql"]["steady"] = {
+        "warmup_s": 10.0,
+        "window_s": 40.0,
+        "acked_per_s": 123.0,
+        "latency_ms": {"p50_ms": 5.0, "p95_ms": 6.0, "p99_ms": 7.0, "max_ms": 8.0},
+    }
+    write_json(run_dir / "load.json", load)
+    report = generate_report(run_dir, skip_metrics=True).read_text()
+    assert "| warm-up | the first 10.0 s of load are left out of throughput and latency" in report
+    assert "| throughput (records stored/s) | 123.0 |" in report
+    assert "| latency p99 (ms) | 7.0 |" in report
+    assert "| postgresql | p99 latency | < 100 ms | 7.0 ms | **PASS** |" in report
+    figures = json.loads((run_dir / "run.json").read_text())["figures"]["postgresql"]
+    assert figures["throughput_whole_run_per_s"] == whole != 123.0

@@ -221,6 +221,7 @@ def test_the_bounds() -> None:
         "batch_size": ("batch_size", True, 1, False, 1_000_000),
         "interval": ("interval_s", False, 0.001, False, 3600),
         "record_bytes": ("record_bytes", True, 120, False, 1_048_576),
+        "warmup": ("warmup_s", False, 0, False, 3600),
     }
 
 
@@ -286,6 +287,25 @@ NOT_POSITIVE = [
     ("interval", "-0.5"),
     ("interval", "0.0000"),
 ]
+
+
+def test_warmup_defaults_to_the_phase_s_at_most_a_quarter_of_the_duration(
+    kit: PhaseTable,
+) -> None:
+    assert resolve(kit, "2").warmup_s == 30.0
+    assert resolve(kit, "2", {"duration": "60"}).warmup_s == 15.0  # a quarter of 60 s
+    assert resolve(kit, "smoke").warmup_s == 0.0
+    # given: taken as it is, zero included, but it must leave something to measure
+    assert resolve(kit, "2", {"duration": "60", "warmup": "40"}).warmup_s == 40.0
+    assert resolve(kit, "2", {"warmup": "0"}).warmup_s == 0.0
+    assert error(kit, "2", duration="60", warmup="60") == (
+        "-e warmup=60 is not shorter than the duration (60 s); "
+        "pass a shorter -e warmup or a longer -e duration."
+    )
+    assert error(kit, "2", warmup="-1").startswith("-e warmup=-1 is not a non-negative number")
+    # a phase without warmup_s has none
+    assert resolve(table(x={"batch_size": 5, "interval_s": 0.5, "duration_s": 5,
+                            "record_bytes": 300}), "x").warmup_s == 0.0  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "value"), NOT_POSITIVE)
@@ -416,6 +436,7 @@ def test_check_prints_the_resolved_parameters(capsys: pytest.CaptureFixture[str]
         "batch_size": 1000,
         "interval_s": 0.6,
         "record_bytes": 300,
+        "warmup_s": 15.0,
         "pg_write_method": "copy",
         "target": "all",
         "targets": ["postgresql", "pipeline"],
