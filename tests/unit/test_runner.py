@@ -11,6 +11,7 @@ import pytest
 
 from benchlab.config import parse_load
 from benchlab.loadgen.runner import BatchEvent, LoadgenMetrics, TargetRunResult, run_load
+from benchlab.loadgen.usage import UsageMeter, WorkerUsage, generator_figures
 from benchlab.sinks import SinkSpec
 from benchlab.sinks.null import NullSink, NullSinkConfig
 
@@ -38,6 +39,9 @@ def test_two_processes_share_the_schedule_and_every_record_is_acked() -> None:
     rows = r.timeseries_csv().splitlines()
     assert rows[0] == "second,unix_time,records_sent,records_acked,batches_failed,latency_max_ms"
     assert sum(int(line.split(",")[3]) for line in rows[1:]) == 8000
+    gen = s["generator"]  # each worker reported its own CPU; a synchronous sink holds one batch
+    assert gen["workers_reporting"] == 2 and gen["per_worker_in_flight_peak"] == [1, 1]
+    assert 0 < gen["cpu_s"] < 2 * s["active_s"] and gen["cores_available"] >= 1
 
 
 def test_auto_processes_picks_at_least_one() -> None:
@@ -115,3 +119,37 @@ def test_failed_batches_are_counted_by_kind_not_in_the_percentiles() -> None:
     assert s["service_time_ms"]["count"] == 10
     assert s["errors"] == {"connection": 90} and s["batches_failed"] == 90
     assert s["schedule_lag_ms"]["count"] == 100  # every send, ok or not
+
+
+# -- the generator's own cost ----------------------------------------------------------------
+def test_generator_figures_sum_the_workers_cpu_over_the_active_span() -> None:
+    usages = [WorkerUsage(1, 3.0, 4), WorkerUsage(0, 1.0, 1)]  # arrival order: not worker order
+    gen = generator_figures(usages, active_s=10.0, cores=2)
+    assert gen["cpu_s"] == 4.0 and gen["cpu_cores_mean"] == pytest.approx(0.4)
+    assert gen["per_worker_cpu_cores"] == [0.1, 0.3]
+    assert gen["in_flight_peak"] == 4 and gen["per_worker_in_flight_peak"] == [1, 4]
+    assert gen["workers_reporting"] == 2 and gen["cores_available"] == 2
+    none = generator_figures([], active_s=10.0, cores=2)  # no worker reported (all fatal)
+    assert none["cpu_s"] == 0 and none["in_flight_peak"] == 0
+
+
+def test_summary_reports_the_generator_from_the_workers_messages() -> None:
+    load = parse_load({"batch_size": 10, "interval_s": 1, "duration_s": 20})
+    r = TargetRunResult("kafka", {}, 2, "configured", load, 1000.0)
+    r.batches_due = 20  # 20 s scheduled: the active span
+    r.usages += [WorkerUsage(0, 5.0, 7), WorkerUsage(1, 3.0, 9)]
+    gen = r.summary()["generator"]
+    assert r.active_s == 20.0
+    assert gen["cpu_cores_mean"] == pytest.approx(0.4) and gen["in_flight_peak"] == 9
+
+
+def test_a_batch_is_in_flight_from_submit_to_its_first_acknowledgement() -> None:
+    meter = UsageMeter(3)
+    meter.start()
+    for k in (0, 1, 2):
+        meter.submitted(k)
+    meter.acknowledged(1)
+    meter.acknowledged(1)  # a second ack of the same batch (its failed records) changes nothing
+    meter.submitted(3)
+    usage = meter.stop()
+    assert usage.worker == 3 and usage.in_flight_peak == 3 and usage.cpu_s >= 0

@@ -9,11 +9,14 @@ from typing import Any
 import pytest
 
 from benchlab.config import parse_config
+from benchlab.execute import RunOutcome
 from benchlab.fields import ConfigError
-from benchlab.search.conclusion import conclusion, crossover
+from benchlab.search import run as search_run
+from benchlab.search.conclusion import client_ceiling, conclusion, crossover
 from benchlab.search.judge import judge, slope
 from benchlab.search.plan import RateSearch
 from benchlab.search.report import write_search_report
+from benchlab.search.run import TargetSearch
 from benchlab.search.settings import SearchSettings
 
 SETTINGS = SearchSettings(start_rate=500, factor=2, max_rate=64_000, precision=0.05)
@@ -220,7 +223,11 @@ def search_doc() -> dict[str, Any]:
             "role": "search",
             "recovery_s": 1.5,
             "verdict": verdict,
-            "figures": {},
+            "figures": {
+                "processes": 2,
+                "generator": {"cpu_cores_mean": 0.31, "cores_available": 2, "in_flight_peak": 1},
+                "resources": {"pg@h": {"cpu_cores": 0.46, "cpu_limit_cores": 1.0}},
+            },
         }
 
     trials = [
@@ -245,7 +252,11 @@ def search_doc() -> dict[str, Any]:
                 "modes": fail_trial["verdict"]["failures"],
                 "causes": ["CPU throttled at the quota: pg@h in 80% of periods"],
                 "recovery_s": 1.5,
+                "limit": "server",
+                "writers": 2,
+                "generator": fail_trial["figures"]["generator"],
             },
+            "writers": 2,
             "resources_at_failure": {
                 "pg@h": {"cpu_cores": 0.98, "cpu_limit_cores": 1.0, "throttled_ratio": 0.8}
             },
@@ -275,6 +286,13 @@ def test_report_fills_the_conclusion_the_crossover_and_the_plot(tmp_path: Path) 
     assert "| pg | throughput_per_s | 5000 | 2,000 records/s sustained | not held |" in text
     assert "| pg | latency_ms | < 50 | p99 20 ms at the sustainable rate | held |" in text
     assert (tmp_path / "search.png").stat().st_size > 10_000
+    # each trial: its writers, the generator's CPU beside the target's services'
+    assert "| 0 | 2 | 0.31 of 2 | pg@h 0.46 of 1.00 | **failed**: backlog growing |" in text
+    assert (
+        "- pg (sustained with 2 writers): the client was not the ceiling: at 4,000 records/s "
+        "with 2 writers (generator 0.31 of 2 cores, peak batches in flight per writer 1) the "
+        "failure was not the generator's" in text
+    )
     done = json.loads((tmp_path / "search.json").read_text())
     assert done["conclusion"]["crossover"]["flips_per_s"] == [2000]
 
@@ -284,3 +302,106 @@ def test_search_settings_travel_in_the_run_configuration() -> None:
     data["search"] = {"warmup_s": 3, "measure_s": 6}
     assert parse_config(data).search == SearchSettings(warmup_s=3, measure_s=6)
     assert conclusion(parse_config(data), {"targets": {}, "trials": []})["systems"] == []
+
+
+# -- writers: the client is not the ceiling ----------------------------------------------------
+class FakeLab:
+    """Trials without a lab: execute() writes the load.json a target of this capacity would.
+
+    The generator holds `per_writer` records/s per writer process (the run's auto choice is
+    2); the server holds `capacity` and is at its CPU above it. Either short: batches late.
+    """
+
+    def __init__(self, tmp: Path, per_writer: float, capacity: float) -> None:
+        self.tmp, self.per_writer, self.capacity = tmp, per_writer, capacity
+        self.rate = 0.0
+
+    def execute(self, config: Any, root: Path, **_: Any) -> RunOutcome:
+        load = config.load
+        writers = load.processes or 2
+        self.rate = load.rate_per_s
+        ok = self.rate <= min(self.capacity, self.per_writer * writers)
+        fig = figures(self.rate if ok else 0.8 * self.rate, 40.0, late=0 if ok else 60)
+        fig["processes"] = writers
+        fig["generator"] = {"cpu_cores_mean": 0.1 * writers, "cores_available": 2}
+        fig["generator"]["in_flight_peak"] = 1
+        run_dir = root / config.run_id
+        run_dir.mkdir(parents=True)
+        (run_dir / "load.json").write_text(json.dumps({"pg": fig}))
+        return RunOutcome(run_dir, "complete", {}, {"pg": CLEAN})
+
+    def resources(self, *_: Any) -> dict[str, Any]:
+        busy = self.rate > self.capacity
+        return {
+            "pg@h": {
+                "cpu_cores": 0.99 if busy else 0.46,
+                "cpu_limit_cores": 1.0,
+                "throttled_ratio": 0.6 if busy else 0.0,
+            }
+        }
+
+
+def search_target(
+    tmp: Path, monkeypatch: pytest.MonkeyPatch, per_writer: float, capacity: float
+) -> tuple[TargetSearch, dict[str, Any]]:
+    lab = FakeLab(tmp, per_writer, capacity)
+    monkeypatch.setattr(search_run, "execute", lab.execute)
+    monkeypatch.setattr(search_run, "target_resources", lab.resources)
+    config = parse_config(search_doc()["config"])
+    settings = SearchSettings(start_rate=2000, factor=2, max_rate=64_000, reruns=1)
+    doc: dict[str, Any] = {"trials": [], "targets": {}}
+    (tmp / "trials").mkdir()
+    run = TargetSearch(config, config.targets[0], settings, tmp, doc, lambda: False, print)
+    run.run()
+    return run, doc["targets"]["pg"]
+
+
+def test_a_client_behind_doubles_the_writers_and_a_server_failure_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, found = search_target(tmp_path, monkeypatch, per_writer=3000, capacity=10_000)
+    # 8,000/s: 2 writers hold 6,000, the server had CPU to spare: the same rate, 4 writers
+    superseded = [(t.rate, t.writers, t.more_writers) for t in run.trials if t.more_writers]
+    assert superseded == [(8000, 2, 4)]
+    assert [t.writers for t in run.trials] == [2, 2, 2] + [4] * (len(run.trials) - 3)
+    assert found["sustainable_per_s"] == 10_000  # the server's capacity, not 6,000
+    assert found["writers"] == 4
+    assert found["failure"]["limit"] == "server"
+    assert found["failure"]["modes"][0]["mode"] != "client limit"
+    text = client_ceiling(found)
+    assert text is not None and text.startswith("the client was not the ceiling: at ")
+
+
+def test_a_server_failure_does_not_raise_the_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, found = search_target(tmp_path, monkeypatch, per_writer=10**9, capacity=5000)
+    assert {t.writers for t in run.trials} == {2}
+    assert not any(t.more_writers for t in run.trials)
+    failed = [t for t in run.trials if not t.verdict.sustainable]
+    # late batches too, but the server was at its CPU: the server's failure
+    assert failed and all(t.verdict.limit == "server" for t in failed)
+    assert any(f["mode"] == "generator behind" for f in failed[0].verdict.failures)
+    assert found["sustainable_per_s"] == 5000
+
+
+def test_the_writers_stop_at_max_writers_and_the_failure_is_the_client_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run, found = search_target(tmp_path, monkeypatch, per_writer=1000, capacity=10**9)
+    assert max(t.writers for t in run.trials) == 8  # 2, 4, 8 and no further
+    assert [t.more_writers for t in run.trials if t.more_writers] == [4, 8]
+    assert found["sustainable_per_s"] == 8000
+    assert found["failure"]["limit"] == "client"
+    assert found["failure"]["modes"][0]["mode"] == "client limit"
+    assert "8 writers" in found["failure"]["modes"][0]["detail"]
+    text = client_ceiling(found)
+    assert text is not None and text.startswith("the client was the ceiling: at 8,250")
+    assert "the server sustains at least 8,000" in text
+
+
+def test_max_writers_is_a_bounded_setting() -> None:
+    assert SearchSettings.parse({}).max_writers == 8
+    with pytest.raises(ConfigError) as err:
+        SearchSettings.parse({"max_writers": 0})
+    assert err.value.field == "search.max_writers"

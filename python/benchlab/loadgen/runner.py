@@ -21,6 +21,7 @@ from typing import Any
 from benchlab.config import LoadConfig
 from benchlab.loadgen.latency import LatencyHistogram
 from benchlab.loadgen.schedule import MonotonicClock, ScheduleStats, Tick, run_open_loop, ticks
+from benchlab.loadgen.usage import UsageMeter, WorkerUsage, generator_figures
 from benchlab.records import RecordFactory, utc_from_timestamp
 from benchlab.seqranges import RangeSet
 from benchlab.sinks import Ack, Batch, SinkSpec, SinkUnreachable
@@ -81,6 +82,8 @@ def _worker_main(spec: WorkerSpec, out: Any, go: Any, stop: Any, t0: Any) -> Non
             out.put(("done", spec.worker, ScheduleStats()))
             return
     t0_mono, t0_wall = t0[0], t0[1]
+    meter = UsageMeter(spec.worker)
+    meter.start()
     load = spec.load
     factory = RecordFactory(spec.run_id, load.record_bytes, load.seed)
     spacing = load.interval_s / load.batch_size
@@ -98,6 +101,7 @@ def _worker_main(spec: WorkerSpec, out: Any, go: Any, stop: Any, t0: Any) -> Non
 
     def send(tick: Tick, batch: Batch, send_time: float, lag: float, late: bool) -> None:
         def on_ack(ack: Ack) -> None:
+            meter.acknowledged(tick.index)
             out.put(
                 (
                     "batch",
@@ -122,6 +126,7 @@ def _worker_main(spec: WorkerSpec, out: Any, go: Any, stop: Any, t0: Any) -> Non
                 )
             )
 
+        meter.submitted(tick.index)
         sink.submit(batch, on_ack)
         sink.poll(0)
 
@@ -139,6 +144,7 @@ def _worker_main(spec: WorkerSpec, out: Any, go: Any, stop: Any, t0: Any) -> Non
     pending = sink.flush(max(1.0, load.drain_deadline_s))
     if pending:
         out.put(("warning", spec.worker, f"{pending} batches still unacknowledged at the end"))
+    out.put(("usage", spec.worker, meter.stop()))
     sink.close()
     out.put(("done", spec.worker, stats))
 
@@ -215,6 +221,8 @@ class TargetRunResult:
     # due second -> highest acknowledgement latency (ms) of its successful batches: the
     # trend of due-to-acknowledgement latency (a backlog in front of a synchronous store)
     latency_max_by_due_s: dict[int, float] = field(default_factory=dict)
+    # each worker's CPU and batches in flight over its load loop (summary()["generator"])
+    usages: list[WorkerUsage] = field(default_factory=list)
 
     def add(self, ev: BatchEvent, metrics: LoadgenMetrics | None) -> None:
         self.records_sent += ev.count
@@ -320,6 +328,7 @@ class TargetRunResult:
             "max_schedule_lag_ms": self.max_lag_s * 1000.0,
             "acked_ranges": len(self.acked.ranges()),
             "steady": self.steady_summary(),
+            "generator": generator_figures(self.usages, self.active_s, os.cpu_count()),
         }
 
     def steady_summary(self) -> dict[str, Any]:
@@ -474,6 +483,8 @@ def run_load(
             ready.add(worker)
         elif kind == "batch":
             result.add(payload, metrics)
+        elif kind == "usage":
+            result.usages.append(payload)
         elif kind == "done":
             done[worker] = payload
         elif kind in ("warning", "fatal"):

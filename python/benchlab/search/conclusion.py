@@ -4,7 +4,8 @@ Per system: the highest sustainable rate (records/s, /min, per core and per GiB 
 limits in force), where it failed and how, CPU at the failing rate. Across systems: the ratio,
 the crossover and the recommendation, by one rule: for an offered load, recommend the first
 system in run order (the targets table's order: the simplest first) that sustains it; the
-crossover is each load above which the recommendation changes.
+crossover is each load above which the recommendation changes. Whether the client set the
+ceiling: from the first failing rate's trial (judge.py, TrialVerdict.limit).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from benchlab.config import RunConfig
 from benchlab.report import target_limits
+from benchlab.search.judge import CLIENT
 
 GIB = 1024**3
 _BOUND = re.compile(r"^\s*([<>])\s*([0-9][0-9,]*(?:\.[0-9]+)?)")
@@ -50,6 +52,8 @@ def system_rows(
                 "causes": failure.get("causes", []),
                 "recovery_s": failure.get("recovery_s"),
                 "cpu_at_failure": cpu_use(found.get("resources_at_failure") or {}),
+                "writers": found.get("writers"),
+                "client": client_ceiling(found),
             }
         )
     return rows
@@ -66,6 +70,36 @@ def cpu_use(resources: Mapping[str, Any]) -> str | None:
         thr = f", throttled in {throttled:.0%} of periods" if throttled is not None else ""
         parts.append(f"{service} {cores:.2f} cores{share}{thr}")
     return "; ".join(parts) or None
+
+
+def generator_use(gen: Mapping[str, Any] | None) -> str | None:
+    """The generator's own CPU and batches in flight (load.json's `generator`)."""
+    if not gen or gen.get("cpu_cores_mean") is None:
+        return None
+    return (
+        f"generator {gen['cpu_cores_mean']:.2f} of {gen.get('cores_available')} cores, "
+        f"peak batches in flight per writer {gen.get('in_flight_peak')}"
+    )
+
+
+def client_ceiling(found: Mapping[str, Any]) -> str | None:
+    """Was the client the ceiling? None for a search.json from before writers were judged."""
+    failure = found.get("failure")
+    if not failure:
+        return "no rate failed: the ceiling was not reached"
+    if failure.get("limit") is None:
+        return None
+    rate, writers = failure["rate"], failure.get("writers")
+    use = generator_use(failure.get("generator"))
+    at = f"at {rate:,.0f} records/s with {writers} writers" + (f" ({use})" if use else "")
+    if failure["limit"] == CLIENT:
+        best = found.get("sustainable_per_s")
+        floor = f"; the server sustains at least {best:,.0f} records/s" if best else ""
+        return (
+            f"the client was the ceiling: {at} the generator was still behind (search.max_writers) "
+            f"while the target's services had CPU to spare{floor}"
+        )
+    return f"the client was not the ceiling: {at} the failure was not the generator's"
 
 
 def crossover(rows: list[dict[str, Any]], highest_tried: float | None) -> dict[str, Any]:

@@ -11,8 +11,15 @@ A rate is sustainable when all hold (docs/architecture.md, "Sustainable throughp
   for a synchronous store);
 - the audit found nothing lost (and completed);
 - the p99 criterion of the configured phase holds (on the stored latency);
-- no batch failed.
+- no batch failed;
+- the kit ran the target (no "kit failure").
 Resource causes (CPU throttled at the quota, OOM kills) are named beside the failed rules.
+
+Whose limit a failed trial met (TrialVerdict.limit): the client's when the generator was
+behind schedule, every other failed rule is one that late sends cause by themselves, and no
+service of the target was at its CPU or OOM-killed; the server's (or the kit's) otherwise.
+The search runs a client-limited rate again with more writers; at max_writers the failure
+is "client limit".
 """
 
 from __future__ import annotations
@@ -26,6 +33,16 @@ from benchlab.stats import slope as least_squares_slope
 
 # Throttled in more than this share of CFS periods: "CPU throttled at the quota".
 THROTTLED_SATURATED = 0.25
+# Using this share of its CPU limit or more, a service is at its CPU (quota accounting and a
+# 15 s rate window leave a little short of 100 %).
+CPU_SATURATED = 0.9
+# What a generator behind schedule causes by itself: late sends are stored late and, in the
+# window, below offered; their due-to-commit latency rises.
+CLIENT_SYMPTOMS = frozenset(
+    {"generator behind", "stored below offered", "backlog growing", "latency over the criterion"}
+)
+CLIENT = "client"
+SERVER = "server"
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,7 @@ class TrialVerdict:
     lost: int | None
     failures: list[dict[str, str]] = field(default_factory=list)  # {"mode", "detail"}
     causes: list[str] = field(default_factory=list)  # resource causes seen in the window
+    limit: str | None = None  # a failure's side: CLIENT or SERVER (module docstring)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +111,8 @@ def judge(
     settings: SearchSettings,
     max_p99_ms: float | None,
     resources: Mapping[str, Any] | None = None,
+    *,
+    kit_failed: bool = False,
 ) -> TrialVerdict:
     view = stored_view(figures)
     steady = figures.get("steady") or {}
@@ -155,7 +175,13 @@ def judge(
             "errors",
             f"{errors} steady batches failed ({', '.join(f'{k}: {v}' for k, v in kinds.items())})",
         )
+    if kit_failed:
+        fail("kit failure", "the target failed to run")
     causes = resource_causes(resources or {})
+    limit = failure_side(failures, resources or {})
+    writers = figures.get("processes")
+    if limit == CLIENT and writers is not None and int(writers) >= settings.max_writers:
+        failures.insert(0, {"mode": "client limit", "detail": client_limit_detail(figures)})
     return TrialVerdict(
         rate=rate,
         sustainable=not failures,
@@ -167,6 +193,41 @@ def judge(
         lost=lost,
         failures=failures,
         causes=causes,
+        limit=limit,
+    )
+
+
+def failure_side(failures: Sequence[Mapping[str, str]], resources: Mapping[str, Any]) -> str | None:
+    """CLIENT, SERVER or None (passed), by the rule in the module docstring."""
+    if not failures:
+        return None
+    modes = {f["mode"] for f in failures}
+    behind = "generator behind" in modes and modes <= CLIENT_SYMPTOMS
+    return CLIENT if behind and not saturated_services(resources) else SERVER
+
+
+def saturated_services(resources: Mapping[str, Any]) -> list[str]:
+    """The services at their CPU (throttled in more than THROTTLED_SATURATED of periods, or
+    using CPU_SATURATED of the limit) or OOM-killed in the window."""
+    out = []
+    for service, fig in sorted(resources.items()):
+        throttled = fig.get("throttled_ratio")
+        cores, limit = fig.get("cpu_cores"), fig.get("cpu_limit_cores")
+        at_cpu = (throttled is not None and throttled > THROTTLED_SATURATED) or (
+            cores is not None and bool(limit) and cores >= CPU_SATURATED * limit
+        )
+        if at_cpu or fig.get("oom_kills"):
+            out.append(service)
+    return out
+
+
+def client_limit_detail(figures: Mapping[str, Any]) -> str:
+    gen = figures.get("generator") or {}
+    cpu, cores = gen.get("cpu_cores_mean"), gen.get("cores_available")
+    use = f"; the generator used {cpu:.2f} of {cores} cores" if cpu is not None and cores else ""
+    return (
+        f"the generator was still behind with {figures.get('processes')} writers, the most "
+        f"search.max_writers allows, while the target's services had CPU to spare{use}"
     )
 
 

@@ -4,6 +4,11 @@ Each trial is `benchlab.execute.execute` of a one-target configuration at one ra
 to <search dir>/trials/<run id>/ like any run (audit, raw results); nothing is re-deployed
 between trials. search.json holds every trial's verdict and each target's result; the
 report (report.py) turns them into the conclusion.
+
+Writers: a trial the client failed (judge.py: the generator behind while the target's
+services had CPU to spare) runs again at the same rate with twice the writer processes, up
+to max_writers; the superseded trial stays in search.json with `more_writers` and does not
+count for the plan. The count is kept for the target's later trials, never lowered.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from benchlab.config import LoadConfig, RunConfig
 from benchlab.execute import execute
 from benchlab.metrics import collect
 from benchlab.results import PARTIAL_MARKER, create_run_dir, read_json, utc_iso, write_json
-from benchlab.search.judge import TrialVerdict, judge
+from benchlab.search.judge import CLIENT, TrialVerdict, judge
 from benchlab.search.plan import RateSearch
 from benchlab.search.settings import SearchSettings
 from benchlab.targets import TargetConfig
@@ -38,6 +43,8 @@ class Trial:
     role: str  # "search" or "rerun"
     recovery_s: float | None
     figures: dict[str, Any] = field(default_factory=dict)  # what the plot and tables read
+    # the client was behind: this trial was run again with this many writers (not counted)
+    more_writers: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -49,18 +56,29 @@ class Trial:
             "recovery_s": self.recovery_s,
             "verdict": self.verdict.as_dict(),
             "figures": self.figures,
+            "more_writers": self.more_writers,
         }
+
+    @property
+    def writers(self) -> int | None:
+        return self.figures.get("processes")
 
 
 def trial_config(
-    config: RunConfig, target: TargetConfig, settings: SearchSettings, rate: float, run_id: str
+    config: RunConfig,
+    target: TargetConfig,
+    settings: SearchSettings,
+    rate: float,
+    run_id: str,
+    writers: int | None = None,
 ) -> RunConfig:
+    """The one-target run of a trial; `writers` (None: the run's own `processes`)."""
     load = LoadConfig(
         batch_size=settings.batch_size(rate),
         interval_s=settings.interval_s,
         duration_s=settings.duration_s,
         record_bytes=config.load.record_bytes,
-        processes=config.load.processes,
+        processes=config.load.processes if writers is None else writers,
         late_after_ms=config.load.late_after_ms,
         warmup_s=settings.warmup_s,
     )
@@ -108,12 +126,13 @@ def run_trial(
     role: str,
     trials_root: Path,
     should_stop: Callable[[], bool],
+    writers: int | None = None,
 ) -> tuple[Trial, str]:
     """One trial; returns it and the run's status (complete, partial)."""
     offered = settings.offered(rate)
     run_id = f"{config.run_id}-{target.name}-t{n:02d}"
     outcome = execute(
-        trial_config(config, target, settings, offered, run_id),
+        trial_config(config, target, settings, offered, run_id, writers),
         trials_root,
         should_stop=should_stop,
     )
@@ -123,19 +142,27 @@ def run_trial(
     steady_end = float(figures.get("start") or 0.0) + settings.duration_s
     resources = target_resources(config, target, steady_start, steady_end)
     max_p99 = target.criteria.max_p99_ms if target.criteria else None
-    verdict = judge(offered, figures, audit, settings, max_p99, resources)
-    if target.name in outcome.failed_targets:
-        verdict.sustainable = False
-        verdict.failures.append({"mode": "kit failure", "detail": "the target failed to run"})
+    kit_failed = target.name in outcome.failed_targets
+    verdict = judge(offered, figures, audit, settings, max_p99, resources, kit_failed=kit_failed)
     kept = {
         "stored_per_s": verdict.stored_per_s,
         "p99_ms": verdict.p99_ms,
         "acked_p99_ms": ((figures.get("steady") or {}).get("latency_ms") or {}).get("p99_ms"),
         "resources": resources,
         "processes": figures.get("processes"),
+        "generator": figures.get("generator"),
     }
     trial = Trial(target.name, n, run_id, offered, verdict, role, recovery_s(figures), kept)
+    trial.more_writers = more_writers(trial, settings)
     return trial, outcome.status
+
+
+def more_writers(trial: Trial, settings: SearchSettings) -> int | None:
+    """Twice the trial's writers (at most max_writers) when the client failed it, else None."""
+    writers = trial.writers
+    if trial.verdict.limit != CLIENT or writers is None or writers >= settings.max_writers:
+        return None
+    return min(2 * int(writers), settings.max_writers)
 
 
 def summarize_target(
@@ -143,10 +170,12 @@ def summarize_target(
 ) -> dict[str, Any]:
     best = search.best
     fail = search.first_fail
-    at_best = [t for t in trials if best is not None and t.rate == best]
+    counted = [t for t in trials if t.more_writers is None]  # not superseded by more writers
+    at_best = [t for t in counted if best is not None and t.rate == best]
     stored = [t.verdict.stored_per_s for t in at_best]
     passes = sum(1 for t in at_best if t.verdict.sustainable)
-    failing = next((t for t in trials if fail is not None and t.rate == fail), None)
+    failing = next((t for t in counted if fail is not None and t.rate == fail), None)
+    passed_writers = [t.writers for t in at_best if t.verdict.sustainable and t.writers]
     return {
         "target": target.name,
         "type": target.type,
@@ -155,6 +184,9 @@ def summarize_target(
         "first_failing_per_s": fail,
         "best_runs": len(at_best),
         "best_runs_passed": passes,
+        # the fewest writers a run of the best rate passed with
+        "writers": min(passed_writers, default=None),
+        "generator_at_best": at_best[0].figures.get("generator") if at_best else None,
         "best_stored_median_per_s": statistics.median(stored) if stored else None,
         "best_stored_spread_per_s": (max(stored) - min(stored)) if stored else None,
         "best_p99_ms": statistics.median(
@@ -168,6 +200,9 @@ def summarize_target(
                 "modes": failing.verdict.failures,
                 "causes": failing.verdict.causes,
                 "recovery_s": failing.recovery_s,
+                "limit": failing.verdict.limit,
+                "writers": failing.writers,
+                "generator": failing.figures.get("generator"),
             }
             if failing
             else None
@@ -190,6 +225,7 @@ class TargetSearch:
     should_stop: Callable[[], bool]
     say: Say
     trials: list[Trial] = field(default_factory=list)
+    writers: int | None = None  # None: the run's `processes`; raised, never lowered
 
     def one(self, rate: float, role: str) -> Trial | None:
         """A trial at `rate`; None when it was interrupted (it is not judged)."""
@@ -205,6 +241,7 @@ class TargetSearch:
             role,
             self.search_dir / "trials",
             self.should_stop,
+            self.writers,
         )
         if status != "complete":
             return None
@@ -215,19 +252,30 @@ class TargetSearch:
         self.say(
             f"{name}: {trial.rate:,.0f}/s " + ("sustained" if not modes else f"failed: {modes}")
         )
+        if trial.more_writers is not None:
+            self.say(f"{name}: the client was behind: again with {trial.more_writers} writers")
+        return trial
+
+    def at_rate(self, rate: float, role: str) -> Trial | None:
+        """The trial that counts at `rate`: run again with more writers while the client
+        failed it (module docstring); None when interrupted."""
+        trial = self.one(rate, role)
+        while trial is not None and trial.more_writers is not None:
+            self.writers = trial.more_writers
+            trial = self.one(rate, role)
         return trial
 
     def run(self) -> None:
         rates = RateSearch(self.settings)
         while not self.should_stop() and (rate := rates.next_rate()) is not None:
-            trial = self.one(rate, "search")
+            trial = self.at_rate(rate, "search")
             if trial is None:
                 break
             rates.record(trial.rate, trial.verdict.sustainable)
         for _ in range(self.settings.reruns - 1):
             if rates.best is None or self.should_stop():
                 break
-            self.one(rates.best, "rerun")
+            self.at_rate(rates.best, "rerun")
         self.doc["targets"][self.target.name] = summarize_target(self.target, self.trials, rates)
         write_json(self.search_dir / SEARCH_FILE, self.doc)
 

@@ -23,6 +23,7 @@ BOUNDS: dict[str, dict[str, float]] = {
     "backlog_growth_ratio": {"minimum": 0, "maximum": 1},
     "latency_growth_ms": {"minimum": 0},
     "max_trials": {"minimum": 1, "maximum": 200},
+    "max_writers": {"minimum": 1, "maximum": 64},
 }
 
 
@@ -50,6 +51,10 @@ class SearchSettings:
     latency_growth_ms: float = 100.0
     # A safety bound on trials per target (grid + bisection + reruns).
     max_trials: int = 20
+    # Writer processes (PostgreSQL connections, Kafka producers): a trial failed only because
+    # the generator was behind while the target's services had CPU to spare runs again at
+    # the same rate with twice the writers, up to this many (then: "client limit").
+    max_writers: int = 8
 
     @classmethod
     def parse(cls, data: dict[str, Any] | None, prefix: str = "search") -> SearchSettings:
