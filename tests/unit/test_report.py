@@ -381,3 +381,16 @@ def test_the_warm_up_is_left_out_of_throughput_and_latency(tmp_path: Path) -> No
     assert "| postgresql | p99 latency | < 100 ms | 7.0 ms | **PASS** |" in report
     figures = json.loads((run_dir / "run.json").read_text())["figures"]["postgresql"]
     assert figures["throughput_whole_run_per_s"] == whole != 123.0
+
+
+def test_the_generator_s_own_cpu_is_shown(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql"])
+    load = json.loads((run_dir / "load.json").read_text())
+    load["postgresql"]["generator"] = {"cpu_cores_mean": 0.42, "in_flight_peak": 1,
+                                       "cores_available": 2}  # fmt: skip
+    write_json(run_dir / "load.json", load)
+    report = generate_report(run_dir, skip_metrics=True).read_text()
+    assert (
+        "| generator CPU mean (cores of 2); batches in flight, peak per process | 0.42; 1 |"
+        in report
+    )

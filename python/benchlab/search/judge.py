@@ -30,6 +30,7 @@ from typing import Any
 
 from benchlab.search.settings import SearchSettings
 from benchlab.stats import slope as least_squares_slope
+from benchlab.steady import stored_view
 
 # Throttled in more than this share of CFS periods: "CPU throttled at the quota".
 THROTTLED_SATURATED = 0.25
@@ -43,42 +44,6 @@ CLIENT_SYMPTOMS = frozenset(
 )
 CLIENT = "client"
 SERVER = "server"
-
-
-@dataclass(frozen=True)
-class StoredView:
-    """What the judge reads of a trial's figures."""
-
-    stored_per_s: float
-    p99_ms: float | None
-    latency: str  # what the p99 measures
-    backlog: list[tuple[float, float]]  # (seconds from the load's start, value)
-    backlog_unit: str  # "records" owed, or "ms" of due-to-commit latency
-    p50_ms: float | None = None
-
-
-def stored_view(figures: Mapping[str, Any]) -> StoredView:
-    """The stored side: the target's own (`stored_steady`, set by a store that lags its
-    acknowledgement) or the acknowledgements after the warm-up."""
-    steady = figures.get("steady") or {}
-    latency = steady.get("latency_ms") or {}
-    own = figures.get("stored_steady")
-    if own:
-        return StoredView(
-            stored_per_s=float(own.get("stored_per_s") or 0.0),
-            p99_ms=own.get("latency_p99_ms"),
-            latency=str(own.get("latency", "stored")),
-            backlog=[(float(t), float(v)) for t, v in own.get("backlog") or []],
-            backlog_unit=str(own.get("backlog_unit", "records")),
-        )
-    return StoredView(
-        stored_per_s=float(steady.get("acked_per_s") or 0.0),
-        p99_ms=latency.get("p99_ms"),
-        latency="acknowledgement (commit) from the scheduled time",
-        backlog=[(float(t), float(v)) for t, v in steady.get("latency_max_ms_by_s") or []],
-        backlog_unit="ms",
-        p50_ms=latency.get("p50_ms"),
-    )
 
 
 def slope(points: Sequence[tuple[float, float]]) -> float | None:
