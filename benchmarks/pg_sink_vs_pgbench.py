@@ -239,7 +239,10 @@ def main() -> int:
     spec = SinkSpec(PostgresSink, cfg)
     probe = PostgresSink(cfg)
     try:
-        admin = psycopg.connect(**probe.connect_kwargs() | {"autocommit": True})
+        # no statement time-out: the DELETE and VACUUM at the end take minutes on millions of rows
+        admin = psycopg.connect(
+            **probe.connect_kwargs() | {"autocommit": True, "options": "-c statement_timeout=0"}
+        )
     except (psycopg.Error, OSError) as exc:
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         print(f"PostgreSQL at {args.host}:{args.port} unreachable: {why}", file=sys.stderr)
@@ -258,7 +261,8 @@ def main() -> int:
     )
     print(
         f"kit: run_load, PostgresSink method insert, closed loop (record generation "
-        f"{gen_us * 1e6:.1f} us/record on each worker's path); reference: pgbench -M simple"
+        f"{gen_us * 1e6:.1f} us/record on each worker's path); reference: pgbench -M simple; "
+        f"run ids {prefix}-{{kit,ref}}-c<N>"
     )
     results: list[tuple[int, Side, Side]] = []
     try:
