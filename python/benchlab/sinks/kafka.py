@@ -88,11 +88,29 @@ class KafkaSinkConfig:
 
 def encode_row(row: Row) -> bytes:
     """The record value: tab-separated fields, event time as epoch microseconds."""
-    run_id, seq, event_time, service, level, host, user_id, latency_ms, message = row
-    micros = int(event_time.timestamp() * 1_000_000)
-    return (
-        f"{run_id}\t{seq}\t{micros}\t{service}\t{level}\t{host}\t{user_id}\t{latency_ms!r}\t{message}"
-    ).encode()
+    return encode_batch((row,))[0][0]
+
+
+def encode_batch(rows: Sequence[Row]) -> tuple[list[bytes], list[int]]:
+    """The batch's record values (the wire format: tab-separated fields, event time as epoch
+    microseconds) and record timestamps (event time in milliseconds), in one pass that reads
+    each event time once: what ``prepare`` returns, so the send itself only produces."""
+    values: list[bytes] = []
+    stamps: list[int] = []
+    value, stamp = values.append, stamps.append
+    for run_id, seq, event_time, service, level, host, user_id, latency_ms, message in rows:
+        micros = int(event_time.timestamp() * 1_000_000)
+        value(
+            f"{run_id}\t{seq}\t{micros}\t{service}\t{level}\t{host}\t{user_id}\t{latency_ms!r}"
+            f"\t{message}".encode()
+        )
+        stamp(micros // 1000)
+    return values, stamps
+
+
+def seq_of(value: bytes) -> int:
+    """The seq field of a record value (the second), without decoding the rest."""
+    return int(value.split(b"\t", 2)[1])
 
 
 def decode_value(value: bytes) -> tuple[str, int, int, str, str, str, int, float, str]:
@@ -190,39 +208,36 @@ class KafkaSink(Sink):
 
     # -- writing ----------------------------------------------------------------------------
     def prepare(self, rows: Sequence[Row]) -> Any:
-        return [encode_row(r) for r in rows]
+        return encode_batch(rows)
 
     def submit(self, batch: Batch, on_ack: AckCallback) -> None:
         if self.producer is None:
             raise RuntimeError("KafkaSink.submit before open()")
-        values = batch.payload if batch.payload is not None else self.prepare(batch.rows)
+        payload = batch.payload if batch.payload is not None else self.prepare(batch.rows)
+        values, stamps = payload
         state = _Pending(batch, on_ack, time.monotonic(), len(values))
         self._pending[batch.index] = state
         produce = self.producer.produce
         topic = self.topic
-        first = batch.first_seq
-        rows = batch.rows
 
-        def report(seq: int) -> Any:
-            def on_delivery(err: Any, msg: Any) -> None:
-                latency = msg.latency() if msg is not None else None
-                if latency is not None and latency > state.max_latency:
-                    state.max_latency = latency
-                if err is not None:
-                    state.failed.append(seq)
-                    if state.first_error is None:
-                        state.first_error = err
-                state.outstanding -= 1
-                if state.outstanding == 0:
-                    self._complete(state)
+        # One callback for the whole batch (not a closure per record): a failed record's seq
+        # is read back from its value, which confluent-kafka hands to every delivery report.
+        def on_delivery(err: Any, msg: Any) -> None:
+            latency = msg.latency()
+            if latency is not None and latency > state.max_latency:
+                state.max_latency = latency
+            if err is not None:
+                state.failed.append(seq_of(msg.value()))
+                if state.first_error is None:
+                    state.first_error = err
+            state.outstanding -= 1
+            if state.outstanding == 0:
+                self._complete(state)
 
-            return on_delivery
-
-        for i, value in enumerate(values):
-            ts_ms = int(rows[i][2].timestamp() * 1000)
+        for value, ts_ms in zip(values, stamps, strict=True):
             while True:
                 try:
-                    produce(topic, value, timestamp=ts_ms, on_delivery=report(first + i))
+                    produce(topic, value, timestamp=ts_ms, on_delivery=on_delivery)
                     break
                 except BufferError:
                     self.queue_full_waits += 1
