@@ -464,7 +464,7 @@ def cmd_scaleout_run(args: argparse.Namespace, console: Console) -> int:
                 f"--phase {args.phase} and -e phase={extra['phase']} disagree; "
                 "fix: give the phase once"
             )
-        if not 0 <= args.noise < 1:
+        if args.noise is not None and not 0 <= args.noise < 1:
             raise ValueError(f"--noise {args.noise} must be a fraction in [0, 1), e.g. 0.1")
         inventory = resolve_inventory(repo, args.inventory)
         plan = make_plan(repo, repo / "results", inventory, args.workers, extra)
@@ -510,6 +510,12 @@ def cmd_scaleout_run(args: argparse.Namespace, console: Console) -> int:
 
 
 # -- parser -------------------------------------------------------------------------------
+NOISE_HELP = (
+    "noise threshold floor as a fraction (phase runs: default 0.10; searches: their bisection "
+    "precision and reruns' spread, which this can only raise)"
+)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse's own exit code is already 2
         self.print_usage(sys.stderr)
@@ -577,7 +583,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="bench.yml once per worker count through ansible-runner, then the report",
         description="Run bench.yml once per worker count (-e workers=N, each its own run id "
         "and preflight) through ansible-runner with live progress, write the scale-out report "
-        "of the runs to results/scaleout-<id>/, then start every worker again. Ctrl-C stops "
+        "of the runs to results/scaleout-<id>/, then start every worker again. With -e "
+        "phase=search each count's run is a sustainable-throughput search and the report "
+        "compares the sustainable rates (the way to answer; a fixed phase only shows whether "
+        "its rate was kept up with). Ctrl-C stops "
         "the current run, marks the scale-out PARTIAL and reports what ran. Exit: 0 done, "
         "1 a run, the report or the workers play failed, 2 bad input (nothing changed), "
         "10 a run's data verdict FAILed, 130 interrupted.",
@@ -588,7 +597,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N,N,...",
         help="worker counts in run order, e.g. 1,2 (default: 1 to all)",
     )
-    sr.add_argument("--phase", help="smoke, 1, 2 or 3 (or -e phase=; default smoke)")
+    sr.add_argument(
+        "--phase",
+        help="search (each count's sustainable rate: the way to answer), smoke, 1, 2 or 3 "
+        "(or -e phase=; default smoke)",
+    )
     passed_on = ", ".join(name for name in OVERRIDABLE if name != "workers")
     sr.add_argument(
         "-e",
@@ -601,8 +614,8 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument(
         "--noise",
         type=float,
-        default=0.10,
-        help="noise threshold floor as a fraction (default 0.10)",
+        default=None,
+        help=NOISE_HELP,
     )
     sr.add_argument(
         "--no-restore",
@@ -614,7 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
     sr.set_defaults(func=cmd_scaleout_run)
 
     sp = ssub.add_parser(
-        "report", help="throughput and latency against worker count from runs at each count"
+        "report",
+        help="the scale-out report from runs (or searches) at each worker count",
     )
     sp.add_argument("runs", nargs="+", metavar="RUN", help="results/<run_id> (or a run id)")
     sp.add_argument("--results-root", default="results")
@@ -623,8 +637,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--noise",
         type=float,
-        default=0.10,
-        help="noise threshold floor as a fraction (default 0.10)",
+        default=None,
+        help=NOISE_HELP,
     )
     sp.add_argument("--repo", default=".", help="kit checkout, for the phase table")
     sp.set_defaults(func=cmd_scaleout)

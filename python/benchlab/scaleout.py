@@ -7,7 +7,12 @@ configuration); this module reads those runs and writes `results/scaleout-<id>/`
 `report.md`, `report.json` and `scaleout.png` (throughput and end-to-end latency against the
 worker count).
 
-The answer is one sentence decided by the rule below (also printed in the report):
+This is the fixed-phase form: it shows whether the offered rate was kept up with at each
+count. The form that answers the question is the search (`benchlab scaleout run -e
+phase=search`): each count's sustainable rate, compared in benchlab.scaleout_search, which
+write_report uses when every run given is a search.
+
+The fixed-phase answer is one sentence decided by the rule below (also printed in the report):
 
 1. A run *kept up* when the streaming job drained everything Kafka acknowledged within
    `max(3 x trigger, noise x duration)` seconds after the load stopped. A pipeline whose
@@ -37,12 +42,15 @@ from typing import Any
 
 from benchlab.render import fmt_num, render_template
 from benchlab.results import read_json, utc_iso, write_json, write_text_atomic
+from benchlab.search.run import SEARCH_FILE
 
 DEFAULT_NOISE = 0.10
 # Scaled services and the inventory group whose first N hosts run them (group_vars/all/run.yml
 # benchlab_worker_groups).
 WORKER_SERVICES = {"hdfs-datanode": "hdfs_datanodes", "spark-worker": "spark_workers"}
 OUTPUT_FILES = ("report.md", "report.json", "scaleout.png")
+RUN_FILE = "run.json"
+QUESTION = "does adding a worker node raise the distributed throughput?"
 
 
 class ScaleoutError(ValueError):
@@ -83,7 +91,8 @@ class Point:
         return self.status == "complete" and self.stored_per_s is not None
 
 
-def _float(value: Any) -> float | None:
+def finite_float(value: Any) -> float | None:
+    """A finite number from a JSON field, else None."""
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -91,16 +100,38 @@ def _float(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
+def result_kind(run_dir: Path) -> str | None:
+    """What the directory holds: "run" (run.json), "search" (search.json) or None."""
+    if (run_dir / RUN_FILE).is_file():
+        return "run"
+    if (run_dir / SEARCH_FILE).is_file():
+        return "search"
+    return None
+
+
 def resolve_run_dir(item: str, results_root: Path) -> Path:
-    """A run directory given as a path or as a run id under results_root."""
+    """A run or search directory given as a path or as a run id under results_root."""
     path = Path(item)
     for candidate in (path, results_root / item):
-        if (candidate / "run.json").is_file():
+        if result_kind(candidate) is not None:
             return candidate
     raise ScaleoutError(
-        f"run {item!r}: no run.json at {path} or {results_root / item}; "
+        f"run {item!r}: no {RUN_FILE} or {SEARCH_FILE} at {path} or {results_root / item}; "
         "fix: give results/<run_id> directories (see `benchlab results list`)"
     )
+
+
+def worker_count(config: dict[str, Any], run_id: str) -> tuple[int, dict[str, list[str]]]:
+    """The run's worker count and hosts per group (config.workers, rendered by bench.yml)."""
+    workers = config.get("workers") or {}
+    count = workers.get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ScaleoutError(
+            f"run {run_id} does not record its worker count (config.workers); fix: rerun it with "
+            "bench.yml -e workers=N (runs made before scale-out support cannot be used)"
+        )
+    hosts = {str(k): list(v) for k, v in (workers.get("hosts") or {}).items()}
+    return count, hosts
 
 
 def _cpu_figures(
@@ -121,7 +152,7 @@ def _cpu_figures(
         if not mine:
             continue
         cores = sum(float(r["cpu_cores_mean"]) for r in mine)
-        limit_each = _float((services.get(service) or {}).get("cpu_limit"))
+        limit_each = finite_float((services.get(service) or {}).get("cpu_limit"))
         n = len(active) if active is not None else len(mine)
         out[service] = {
             "cores_mean": cores,
@@ -133,18 +164,12 @@ def _cpu_figures(
 
 def load_point(run_dir: Path, target: str = "pipeline") -> Point:
     """The scale-out figures of one run; ScaleoutError when the run cannot be used at all."""
-    run = read_json(run_dir / "run.json")
+    run = read_json(run_dir / RUN_FILE)
     if not isinstance(run, dict):
-        raise ScaleoutError(f"{run_dir}/run.json is not a run record")
+        raise ScaleoutError(f"{run_dir}/{RUN_FILE} is not a run record")
     config = run.get("config") or {}
     run_id = str(run.get("run_id") or run_dir.name)
-    workers = config.get("workers") or {}
-    count = workers.get("count")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ScaleoutError(
-            f"run {run_id} does not record its worker count (config.workers); fix: rerun it with "
-            "bench.yml -e workers=N (runs made before scale-out support cannot be used)"
-        )
+    count, hosts = worker_count(config, run_id)
     load = (run.get("load") or {}).get(target)
     if not isinstance(load, dict):
         raise ScaleoutError(
@@ -167,23 +192,23 @@ def load_point(run_dir: Path, target: str = "pipeline") -> Point:
         run_id=run_id,
         run_dir=str(run_dir),
         workers=count,
-        worker_hosts={str(k): list(v) for k, v in (workers.get("hosts") or {}).items()},
+        worker_hosts=hosts,
         phase=str(run.get("phase") or config.get("phase") or "?"),
         status=str(load.get("status") or run.get("status") or "unknown"),
-        offered_per_s=_float(load.get("target_rate_per_s")),
-        acked_per_s=_float(load.get("acked_throughput_per_s", load.get("throughput_per_s"))),
-        stored_per_s=_float(load.get("throughput_per_s")),
-        success_rate=_float(load.get("success_rate")),
-        ack_p50_ms=_float(lat.get("p50_ms")),
-        ack_p99_ms=_float(lat.get("p99_ms")),
-        fresh_p50_ms=_float(fresh.get("p50_ms")),
-        fresh_p99_ms=_float(fresh.get("p99_ms")),
+        offered_per_s=finite_float(load.get("target_rate_per_s")),
+        acked_per_s=finite_float(load.get("acked_throughput_per_s", load.get("throughput_per_s"))),
+        stored_per_s=finite_float(load.get("throughput_per_s")),
+        success_rate=finite_float(load.get("success_rate")),
+        ack_p50_ms=finite_float(lat.get("p50_ms")),
+        ack_p99_ms=finite_float(lat.get("p99_ms")),
+        fresh_p50_ms=finite_float(fresh.get("p50_ms")),
+        fresh_p99_ms=finite_float(fresh.get("p99_ms")),
         drained=streaming.get("drained"),
-        drain_s=_float(streaming.get("drain_s")),
-        duration_s=_float(load.get("duration_s")),
-        trigger_s=_float((target_cfg.get("streaming") or {}).get("trigger_s")),
+        drain_s=finite_float(streaming.get("drain_s")),
+        duration_s=finite_float(load.get("duration_s")),
+        trigger_s=finite_float((target_cfg.get("streaming") or {}).get("trigger_s")),
         lost=int(lost) if isinstance(lost, int | float) else None,
-        cpu=_cpu_figures(figures, workers.get("hosts") or {}, config.get("services") or {}),
+        cpu=_cpu_figures(figures, hosts, config.get("services") or {}),
     )
     if point.status != "complete":
         point.notes.append(f"status {point.status}: left out of the answer")
@@ -487,28 +512,65 @@ def load_phase_rates(repo: Path) -> dict[str, float]:
         return {}
 
 
+def check_one_kind(run_dirs: Sequence[Path]) -> str:
+    """What every directory holds, "run" or "search"; ScaleoutError on a mix or neither."""
+    kinds = {d: result_kind(d) for d in run_dirs}
+    neither = [str(d) for d, k in kinds.items() if k is None]
+    if neither:
+        raise ScaleoutError(
+            f"{', '.join(neither)}: no {RUN_FILE} or {SEARCH_FILE}; fix: give results/<run_id> "
+            "directories (see `benchlab results list`)"
+        )
+    if len(set(kinds.values())) > 1:
+        searches = [d.name for d, k in kinds.items() if k == "search"]
+        runs = [d.name for d, k in kinds.items() if k == "run"]
+        raise ScaleoutError(
+            f"runs: {', '.join(searches)} are searches (-e phase=search) and {', '.join(runs)} "
+            "phase runs; a sustainable rate and a fixed-rate run's throughput are not compared; "
+            "fix: give only searches or only runs of one phase"
+        )
+    return next(iter(kinds.values())) or "run"
+
+
 def write_report(
     run_dirs: list[Path],
     results_root: Path,
     *,
     out: Path | None = None,
     target: str = "pipeline",
-    noise: float = DEFAULT_NOISE,
+    noise: float | None = None,
     phases: dict[str, float] | None = None,
     notes: Sequence[str] = (),
     partial: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
     """Read the runs, decide, write report.md / report.json / scaleout.png; return the dir.
 
-    `notes` are shown under the answer (e.g. which worker counts did not run); `partial`
-    marks a scale-out that was interrupted (report.json `partial`).
+    Searches (search.json) go to benchlab.scaleout_search; phase runs are read here.
+    `noise`: the floor of the noise threshold (None: DEFAULT_NOISE for phase runs, the
+    searches' own precision and spread for searches). `notes` are shown under the answer
+    (e.g. which worker counts did not run); `partial` marks a scale-out that was interrupted
+    (report.json `partial`).
     """
     if not run_dirs:
         raise ScaleoutError(
             "no runs given; fix: benchlab scaleout report results/<run1> results/<run2>"
         )
-    if not 0 <= noise < 1:
+    if noise is not None and not 0 <= noise < 1:
         raise ScaleoutError(f"--noise {noise} must be a fraction in [0, 1), e.g. 0.1")
+    if check_one_kind(run_dirs) == "search":
+        # imported here: benchlab.scaleout_search builds on this module
+        from benchlab.scaleout_search import write_search_report
+
+        return write_search_report(
+            run_dirs,
+            results_root,
+            out=out,
+            target=target,
+            floor=noise,
+            notes=notes,
+            partial=partial,
+        )
+    noise = DEFAULT_NOISE if noise is None else noise
     points = [load_point(d, target) for d in run_dirs]
     if len({p.run_id for p in points}) != len(points):
         raise ScaleoutError("a run is given twice; fix: list each run once")
@@ -531,7 +593,7 @@ def write_report(
             "target": target,
             "partial": partial,
             "notes": list(notes),
-            "question": "does adding a worker node raise the distributed throughput?",
+            "question": QUESTION,
             "answer": result,
             "rule": RULE_TEXT,
             "per_count": per_count(points),

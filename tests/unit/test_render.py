@@ -55,7 +55,7 @@ def test_percent_mib_and_seconds() -> None:
         assert fmt(NAN) == "n/a"
 
 
-@pytest.mark.parametrize("name", ["report.md.j2"])
+@pytest.mark.parametrize("name", ["report.md.j2", "scaleout.md.j2", "scaleout_search.md.j2"])
 def test_every_report_template_is_packaged_and_compiles(name: str) -> None:
     assert name in template_environment().list_templates()
     template_environment().get_template(name)
