@@ -5,7 +5,10 @@ count N of ``--workers`` (default 1 .. the inventory's workers) this drives ``be
 workers=N`` through the playbook runner the CLI gives it (``benchlab.cli.run_playbook``:
 ansible-runner with live progress), each with its own preflight and its own run id stamped
 here, then writes the scale-out report with benchlab.scaleout from the runs that left
-results, then starts every worker again (``playbooks/workers.yml``).
+results, then starts every worker again (``playbooks/workers.yml``). With ``-e phase=search``
+each count's run is a sustainable-throughput search (``results/<run id>/search.json``) and
+the report compares the sustainable rates (benchlab.scaleout_search): the way to answer the
+question; a fixed phase only shows whether its offered rate was kept up with.
 
 Names (what ``benchlab scaleout report`` and ``benchlab results`` read):
 
@@ -42,7 +45,7 @@ from benchlab.exitcodes import (
 from benchlab.inventory import group_sizes
 from benchlab.results import ResultsError, utc_iso, write_json, write_text_atomic
 from benchlab.runparams import DEFAULT_PHASE, OVERRIDABLE, ParamError, load_phases, resolve
-from benchlab.scaleout import DEFAULT_NOISE, WORKER_SERVICES, ScaleoutError, write_report
+from benchlab.scaleout import WORKER_SERVICES, ScaleoutError, result_kind, write_report
 
 BENCH_PLAYBOOK = "bench.yml"
 WORKERS_PLAYBOOK = "playbooks/workers.yml"
@@ -271,7 +274,7 @@ def execute(
     should_stop: Callable[[], bool],
     say: Callable[[str], None],
     *,
-    noise: float = DEFAULT_NOISE,
+    noise: float | None = None,
     phases: dict[str, float] | None = None,
     restore: bool = True,
     clock: Callable[[], float] = time.monotonic,
@@ -291,7 +294,8 @@ def execute(
         code = runner(BENCH_PLAYBOOK, run.extravars, label=label, log=plan.log(run))
         outcome.exit_code, outcome.seconds = code, round(clock() - t0, 1)
         outcome.status = _status(code)
-        outcome.left_results = (plan.run_dir(run) / "run.json").is_file()
+        # run.json for a phase, search.json for -e phase=search
+        outcome.left_results = result_kind(plan.run_dir(run)) is not None
         say(
             f"{label}{outcome.status} (exit {code}) in {outcome.seconds:.0f} s; "
             f"scale-out elapsed {clock() - started:.0f} s"

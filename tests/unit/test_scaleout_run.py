@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from test_scaleout import make_run
+from test_scaleout_search import make_search
 
 from benchlab.cli import main
 from benchlab.exitcodes import (
@@ -40,6 +41,7 @@ from benchlab.scaleout_run import (
     Plan,
     execute,
     make_plan,
+    summary_lines,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,8 +160,11 @@ class FakeRunner:
         no_results: tuple[int, ...] = (),
         during: Callable[[int], None] | None = None,
         restore_code: int = EXIT_OK,
+        make: Callable[[Path, int, str], Path] | None = None,
     ) -> None:
         self.results = results
+        # what bench.yml leaves in results/<run id>/: a phase run's run.json by default
+        self.make = make or (lambda root, n, run_id: make_run(root, n, run_id=run_id))
         self.codes = dict(codes or {})
         self.no_results = no_results
         self.during = during
@@ -177,7 +182,7 @@ class FakeRunner:
         if self.during:
             self.during(n)
         if n not in self.no_results:
-            make_run(self.results, n, run_id=str(extravars["benchlab_run_id"]))
+            self.make(self.results, n, str(extravars["benchlab_run_id"]))
         return self.codes.get(n, EXIT_OK)
 
 
@@ -287,6 +292,43 @@ def test_a_stop_between_counts_runs_no_further_count(kit: Path) -> None:
     assert [r.status for r in outcome.runs] == ["done", "not run"]
     assert outcome.exit_code == EXIT_INTERRUPTED
     assert "worker count(s) 2 did not complete" in (plan.out_dir / PARTIAL_FILE).read_text()
+
+
+def test_a_search_scaleout_plans_one_search_per_count(kit: Path) -> None:
+    plan = plan_for(kit, "1,2", phase="search")
+    assert plan.phase == "search" and plan.target == "pipeline"
+    assert [r.run_id for r in plan.runs] == [
+        f"{STAMP}-psearch-pipeline-w1-ab12",
+        f"{STAMP}-psearch-pipeline-w2-ab12",
+    ]
+    assert plan.runs[1].extravars == {
+        "phase": "search",
+        "target": "pipeline",
+        "workers": 2,
+        "benchlab_run_id": f"{STAMP}-psearch-pipeline-w2-ab12",
+    }
+
+
+def test_a_search_scaleout_reports_the_sustainable_rates(kit: Path) -> None:
+    plan = plan_for(kit, "1,2", phase="search")
+    found = {1: (480.0, 500.0), 2: (900.0, 940.0)}
+
+    def search(root: Path, n: int, run_id: str) -> Path:
+        return make_search(root, n, rate=found[n][0], fail=found[n][1], run_id=run_id)
+
+    outcome, _ = run_plan(plan, FakeRunner(plan.results_root, make=search))
+    assert outcome.exit_code == EXIT_OK
+    assert [r.left_results for r in outcome.runs] == [True, True]  # search.json counts
+    report = json.loads((plan.out_dir / "report.json").read_text())
+    assert report["kind"] == "search" and report["answer"]["verdict"] == "raised"
+    assert [r["run_id"] for r in report["runs"]] == [r.run_id for r in plan.runs]
+    runs = json.loads((plan.out_dir / RUNS_FILE).read_text())
+    assert runs["phase"] == "search"
+    assert [(r["workers"], r["status"]) for r in runs["runs"]] == [(1, "done"), (2, "done")]
+    lines = summary_lines(outcome, kit / "inventory" / "two")
+    assert lines[0] == f"workers=1: done (exit 0), results/{plan.runs[0].run_id}"
+    assert lines[2].startswith("Adding a worker raised the pipeline's sustainable rate from 480")
+    assert lines[3] == f"report: {plan.out_dir / 'report.md'}"
 
 
 @pytest.mark.parametrize(
