@@ -166,6 +166,23 @@ def test_crossover_by_the_rule() -> None:
     assert crossover(rows(None, None), 500)["bands"] == []
 
 
+def test_a_component_s_bound_is_not_a_candidate() -> None:
+    """Kafka alone (the pipeline's ingest bound) sustains more than both, but storing the
+    records is the question: no crossover to it, and no ratio against it."""
+    from benchlab import targets
+    from benchlab.search.conclusion import ratio
+
+    assert targets.get("kafka").candidate is False
+    assert targets.get("postgresql").candidate and targets.get("pipeline").candidate
+    measured = [{**r, "candidate": True} for r in rows(56000, 25000)]
+    measured.append({"target": "kafka", "sustainable_per_s": 256000, "failed_at_per_s": None,
+                     "candidate": False})  # fmt: skip
+    flip = crossover(measured, 58000)
+    assert flip["flips_per_s"] == [] and flip["large"] == "postgresql"
+    assert flip["text"].startswith("No crossover up to 56,000 records/s: postgresql")
+    assert [o["target"] for o in (ratio(measured) or {})["others"]] == ["pipeline"]
+
+
 def test_settings_are_checked_by_field() -> None:
     with pytest.raises(ConfigError) as err:
         SearchSettings.parse({"precision": 0})

@@ -4,7 +4,8 @@ Per system: the highest sustainable rate (records/s, /min, per core and per GiB 
 limits in force), where it failed and how, CPU at the failing rate. Across systems: the ratio,
 the crossover and the recommendation, by one rule: for an offered load, recommend the first
 system in run order (the targets table's order: the simplest first) that sustains it; the
-crossover is each load above which the recommendation changes. Whether the client set the
+crossover is each load above which the recommendation changes. Only candidate systems
+(Target.candidate) are compared; a component's bound (Kafka alone) is measured beside them. Whether the client set the
 ceiling: from the first failing rate's trial (judge.py, TrialVerdict.limit).
 """
 
@@ -14,6 +15,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from benchlab import targets as registry
 from benchlab.config import RunConfig
 from benchlab.report import target_limits
 from benchlab.search.judge import CLIENT
@@ -37,6 +39,7 @@ def system_rows(
         rows.append(
             {
                 "target": target.name,
+                "candidate": registry.get(target.type).candidate,
                 "sustainable_per_s": rate,
                 "sustainable_per_min": rate * 60 if rate is not None else None,
                 "cpu": cpu,
@@ -104,7 +107,8 @@ def client_ceiling(found: Mapping[str, Any]) -> str | None:
 
 def crossover(rows: list[dict[str, Any]], highest_tried: float | None) -> dict[str, Any]:
     """The recommendation per load band, by the rule in this module's docstring."""
-    measured = [r for r in rows if r["sustainable_per_s"]]
+    candidates = [r for r in rows if r.get("candidate", True)]
+    measured = [r for r in candidates if r["sustainable_per_s"]]
     bands: list[dict[str, Any]] = []
     low = 0.0
     while True:
@@ -124,7 +128,7 @@ def crossover(rows: list[dict[str, Any]], highest_tried: float | None) -> dict[s
         at = ", ".join(f"{f:,.0f}" for f in flips)
         text = f"The recommendation flips at {at} records/s: {sentence}."
     elif bands:
-        top = max((r["failed_at_per_s"] or 0 for r in rows), default=0) or highest_tried
+        top = max((r["failed_at_per_s"] or 0 for r in candidates), default=0) or highest_tried
         text = (
             f"No crossover up to {bands[0]['to_per_s']:,.0f} records/s: {bands[0]['recommend']} "
             f"sustains every load another system sustains"
@@ -138,7 +142,7 @@ def crossover(rows: list[dict[str, Any]], highest_tried: float | None) -> dict[s
 
 
 def ratio(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    measured = [r for r in rows if r["sustainable_per_s"]]
+    measured = [r for r in rows if r["sustainable_per_s"] and r.get("candidate", True)]
     if len(measured) < 2:
         return None
     base = measured[0]
@@ -197,7 +201,8 @@ def judge_expectation(key: str, expected: Any, row: Mapping[str, Any]) -> dict[s
 
 def conclusion(config: RunConfig, doc: Mapping[str, Any]) -> dict[str, Any]:
     rows = system_rows(config, doc.get("targets") or {})
-    tried = [t["rate"] for t in doc.get("trials") or []]
+    compared = {r["target"] for r in rows if r["candidate"]}
+    tried = [t["rate"] for t in doc.get("trials") or [] if t["target"] in compared]
     return {
         "systems": rows,
         "ratio": ratio(rows),

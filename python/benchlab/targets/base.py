@@ -156,6 +156,9 @@ class Target(ABC):
     exactly_once: ClassVar[bool] = True
     # The keys of its run-config entry besides name/type/criteria/hypothesis/services.
     keys: ClassVar[tuple[str, ...]] = ("sink",)
+    # A system a user would choose to store the records in: the search's ratio, crossover
+    # and recommendation compare these; others (a component's bound) are measured beside.
+    candidate: ClassVar[bool] = True
 
     @abstractmethod
     def parse(self, entry: dict[str, Any], prefix: str) -> tuple[SinkSpec, Any]:

@@ -53,6 +53,8 @@ class KafkaTarget(Target):
     name = "kafka"
     # the idempotent producer writes each record once; the kit never re-sends a batch
     exactly_once = True
+    # Kafka alone is the pipeline's ingest bound, not an answer to where to store records
+    candidate = False
     description = Description(
         title="Kafka",
         acknowledgement="the broker's (acks=all, idempotent producer)",
