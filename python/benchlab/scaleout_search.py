@@ -75,9 +75,15 @@ class SearchPoint:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def reproduced(self) -> bool:
+        """Most runs of the best rate passed (a rate one run in three holds is not one)."""
+        runs, passed = self.best_runs or 0, self.best_runs_passed or 0
+        return runs == 0 or 2 * passed > runs
+
+    @property
     def usable(self) -> bool:
         # the search writes None when nothing passed; 0 would be no rate either
-        return self.status == "complete" and bool(self.sustainable_per_s)
+        return self.status == "complete" and bool(self.sustainable_per_s) and self.reproduced
 
     @property
     def spread_ratio(self) -> float:
@@ -215,6 +221,11 @@ def load_search_point(run_dir: Path, target: str = "pipeline") -> SearchPoint:
             "no sustainable rate: the lowest rate tried failed"
             + (lowest if point.first_failing_per_s is not None else "")
             + "; left out of the answer"
+        )
+    if point.sustainable_per_s and not point.reproduced:
+        point.notes.append(
+            f"its best rate passed {point.best_runs_passed} of {point.best_runs} runs: not "
+            "reproduced; left out of the answer"
         )
     if not point.cpu:
         point.notes.append("no CPU figures at the best rate (no Prometheus?)")

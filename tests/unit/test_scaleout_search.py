@@ -165,6 +165,22 @@ def test_a_partial_search_is_left_out_with_a_note(tmp_path: Path) -> None:
     assert "the usable searches cover 1 worker count(s) (1)" in result["sentence"]
 
 
+def test_a_best_rate_most_of_its_runs_failed_is_left_out(tmp_path: Path) -> None:
+    """Measured on the virtual lab: 2 workers 'sustained' 940/s in 1 of 3 runs."""
+    one = make_search(tmp_path, 1, rate=23000.0, fail=24000.0)
+    two = make_search(tmp_path, 2, rate=940.0, fail=970.0)
+    doc = json.loads((two / "search.json").read_text())
+    doc["targets"]["pipeline"].update(best_runs=3, best_runs_passed=1)
+    (two / "search.json").write_text(json.dumps(doc))
+    point = load_search_point(two)
+    assert not point.usable
+    assert "its best rate passed 1 of 3 runs: not reproduced; left out of the answer" in point.notes
+    assert decide(one, two)["verdict"] == "unanswered"
+    doc["targets"]["pipeline"].update(best_runs_passed=2)
+    (two / "search.json").write_text(json.dumps(doc))
+    assert load_search_point(two).usable
+
+
 def test_a_search_without_a_sustainable_rate_or_a_result_is_left_out(tmp_path: Path) -> None:
     path = make_search(tmp_path, 2, rate=480.0, fail=500.0)
     doc = json.loads((path / "search.json").read_text())
