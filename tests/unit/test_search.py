@@ -329,15 +329,23 @@ class FakeLab:
     2); the server holds `capacity` and is at its CPU above it. Either short: batches late.
     """
 
-    def __init__(self, tmp: Path, per_writer: float, capacity: float) -> None:
+    def __init__(
+        self, tmp: Path, per_writer: float, capacity: float, stalls: frozenset[int] = frozenset()
+    ) -> None:
         self.tmp, self.per_writer, self.capacity = tmp, per_writer, capacity
         self.rate = 0.0
+        self.stalls = stalls  # trial numbers (from 1) a stall of the host fails
+        self.n = 0
+        self.stalled = False
 
     def execute(self, config: Any, root: Path, **_: Any) -> RunOutcome:
         load = config.load
         writers = load.processes or 2
         self.rate = load.rate_per_s
+        self.n += 1
         ok = self.rate <= min(self.capacity, self.per_writer * writers)
+        self.stalled = self.n in self.stalls  # the host stalled: the server's CPU too
+        ok = ok and not self.stalled
         fig = figures(self.rate if ok else 0.8 * self.rate, 40.0, late=0 if ok else 60)
         fig["processes"] = writers
         fig["generator"] = {"cpu_cores_mean": 0.1 * writers, "cores_available": 2}
@@ -348,7 +356,7 @@ class FakeLab:
         return RunOutcome(run_dir, "complete", {}, {"pg": CLEAN})
 
     def resources(self, *_: Any) -> dict[str, Any]:
-        busy = self.rate > self.capacity
+        busy = self.rate > self.capacity or self.stalled
         return {
             "pg@h": {
                 "cpu_cores": 0.99 if busy else 0.46,
@@ -359,15 +367,22 @@ class FakeLab:
 
 
 def search_target(
-    tmp: Path, monkeypatch: pytest.MonkeyPatch, per_writer: float, capacity: float
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    per_writer: float,
+    capacity: float,
+    stalls: frozenset[int] = frozenset(),
+    confirm_failures: int = 1,
 ) -> tuple[TargetSearch, dict[str, Any]]:
-    lab = FakeLab(tmp, per_writer, capacity)
+    lab = FakeLab(tmp, per_writer, capacity, stalls)
     monkeypatch.setattr(search_run, "execute", lab.execute)
     monkeypatch.setattr(search_run, "target_resources", lab.resources)
     config = parse_config(search_doc()["config"])
-    settings = SearchSettings(start_rate=2000, factor=2, max_rate=64_000, reruns=1)
+    settings = SearchSettings(
+        start_rate=2000, factor=2, max_rate=64_000, reruns=1, confirm_failures=confirm_failures
+    )
     doc: dict[str, Any] = {"trials": [], "targets": {}}
-    (tmp / "trials").mkdir()
+    (tmp / "trials").mkdir(parents=True)
     run = TargetSearch(config, config.targets[0], settings, tmp, doc, lambda: False, print)
     run.run()
     return run, doc["targets"]["pg"]
@@ -415,6 +430,28 @@ def test_the_writers_stop_at_max_writers_and_the_failure_is_the_client_limit(
     text = client_ceiling(found)
     assert text is not None and text.startswith("the client was the ceiling: at 8,250")
     assert "the server sustains at least 8,000" in text
+
+
+def test_a_stall_fails_one_trial_and_the_rate_still_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stall of the shared host at 4,000/s (trial 2) fails that trial; the two trials that
+    confirm the rate pass, so the search climbs on to the server's capacity. Without
+    confirmation the one stall decides: the search brackets 4,000 as the first failing rate."""
+    noisy = frozenset({2})
+    run, found = search_target(tmp_path / "a", monkeypatch, 10**9, 10_000, noisy)
+    at_4000 = [(t.role, t.verdict.sustainable) for t in run.trials if t.rate == 4000]
+    assert at_4000 == [("search", False), ("confirm", True), ("confirm", True)]
+    assert found["sustainable_per_s"] == 10_000
+    # the real limit fails both of its trials: confirmed
+    above = [t for t in run.trials if t.rate == found["first_failing_per_s"]]
+    assert [(t.role, t.verdict.sustainable) for t in above] == [
+        ("search", False),
+        ("confirm", False),
+    ]
+    _, unconfirmed = search_target(tmp_path / "b", monkeypatch, 10**9, 10_000, noisy, 0)
+    assert unconfirmed["first_failing_per_s"] == 4000
+    assert unconfirmed["sustainable_per_s"] < 4000
 
 
 def test_max_writers_is_a_bounded_setting() -> None:

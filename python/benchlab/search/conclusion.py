@@ -5,8 +5,9 @@ limits in force), where it failed and how, CPU at the failing rate. Across syste
 the crossover and the recommendation, by one rule: for an offered load, recommend the first
 system in run order (the targets table's order: the simplest first) that sustains it; the
 crossover is each load above which the recommendation changes. Only candidate systems
-(Target.candidate) are compared; a component's bound (Kafka alone) is measured beside them. Whether the client set the
-ceiling: from the first failing rate's trial (judge.py, TrialVerdict.limit).
+(Target.candidate) are compared; a component's bound (Kafka alone) is measured beside
+them. Whether the client set the ceiling: from the first failing rate's trial (judge.py,
+TrialVerdict.limit).
 """
 
 from __future__ import annotations

@@ -9,6 +9,11 @@ Writers: a trial the client failed (judge.py: the generator behind while the tar
 services had CPU to spare) runs again at the same rate with twice the writer processes, up
 to max_writers; the superseded trial stays in search.json with `more_writers` and does not
 count for the plan. The count is kept for the target's later trials, never lowered.
+
+Confirmation: a rate fails only when most of its trials fail. After a failing trial the rate
+runs again (role "confirm") until `confirm_failures` + 1 trials at it failed or as many
+passed; a stall of the shared host fails one trial, a real limit fails them all. A pass
+needs no confirmation here: the best rate is run `reruns` times anyway.
 """
 
 from __future__ import annotations
@@ -265,13 +270,29 @@ class TargetSearch:
             trial = self.one(rate, role)
         return trial
 
+    def decided(self, rate: float) -> tuple[float, bool] | None:
+        """The rate's verdict, a failure confirmed (module docstring); None: interrupted."""
+        trial = self.at_rate(rate, "search")
+        if trial is None:
+            return None
+        needed = self.settings.confirm_failures + 1
+        failed, passed = (0, 1) if trial.verdict.sustainable else (1, 0)
+        while failed and failed < needed and passed < needed:
+            again = self.at_rate(rate, "confirm")
+            if again is None:
+                return None
+            failed, passed = (
+                (failed, passed + 1) if again.verdict.sustainable else (failed + 1, passed)
+            )
+        return trial.rate, failed < needed
+
     def run(self) -> None:
         rates = RateSearch(self.settings)
         while not self.should_stop() and (rate := rates.next_rate()) is not None:
-            trial = self.at_rate(rate, "search")
-            if trial is None:
+            verdict = self.decided(rate)
+            if verdict is None:
                 break
-            rates.record(trial.rate, trial.verdict.sustainable)
+            rates.record(*verdict)
         for _ in range(self.settings.reruns - 1):
             if rates.best is None or self.should_stop():
                 break

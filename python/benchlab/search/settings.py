@@ -24,6 +24,7 @@ BOUNDS: dict[str, dict[str, float]] = {
     "latency_growth_ms": {"minimum": 0},
     "max_trials": {"minimum": 1, "maximum": 200},
     "max_writers": {"minimum": 1, "maximum": 64},
+    "confirm_failures": {"minimum": 0, "maximum": 4},
 }
 
 
@@ -55,6 +56,9 @@ class SearchSettings:
     # the generator was behind while the target's services had CPU to spare runs again at
     # the same rate with twice the writers, up to this many (then: "client limit").
     max_writers: int = 8
+    # A failing rate runs again until this many more trials failed or as many + 1 passed
+    # (majority): noise fails one trial, a limit fails them all. 0: one trial decides.
+    confirm_failures: int = 1
 
     @classmethod
     def parse(cls, data: dict[str, Any] | None, prefix: str = "search") -> SearchSettings:
