@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import secrets
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -532,6 +532,20 @@ def check_one_kind(run_dirs: Sequence[Path]) -> str:
     return next(iter(kinds.values())) or "run"
 
 
+PLOT_FILE = "scaleout.png"
+
+
+def write_plot(path: Path, draw: Callable[[Path, Any], None], points: Sequence[Any]) -> str | None:
+    """`draw(path/scaleout.png, points)`; its file name, or None with a note on the first
+    point when it failed (a missing plot must not lose the report)."""
+    try:
+        draw(path / PLOT_FILE, points)
+    except Exception as exc:
+        points[0].notes.append(f"plot not written: {exc}")
+        return None
+    return PLOT_FILE
+
+
 def write_report(
     run_dirs: list[Path],
     results_root: Path,
@@ -576,12 +590,7 @@ def write_report(
         raise ScaleoutError("a run is given twice; fix: list each run once")
     result = answer(points, noise, phases)
     path, report_id = new_report_dir(results_root, out)
-    plot: str | None = "scaleout.png"
-    try:
-        plot_png(path / "scaleout.png", points)
-    except Exception as exc:  # a missing plot must not lose the report
-        plot = None
-        points[0].notes.append(f"plot not written: {exc}")
+    plot = write_plot(path, plot_png, points)
     write_text_atomic(
         path / "report.md", render_markdown(report_id, target, points, result, plot, notes)
     )

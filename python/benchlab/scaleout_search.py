@@ -26,6 +26,7 @@ from benchlab.scaleout import (
     finite_float,
     new_report_dir,
     worker_count,
+    write_plot,
 )
 from benchlab.search.judge import CLIENT
 from benchlab.search.run import SEARCH_FILE
@@ -462,12 +463,7 @@ def write_search_report(
         raise ScaleoutError("a search is given twice; fix: list each search once")
     result = answer(points, target, floor)
     path, report_id = new_report_dir(results_root, out)
-    plot: str | None = "scaleout.png"
-    try:
-        plot_png(path / "scaleout.png", points)
-    except Exception as exc:  # a missing plot must not lose the report
-        plot = None
-        points[0].notes.append(f"plot not written: {exc}")
+    plot = write_plot(path, plot_png, points)
     write_text_atomic(
         path / "report.md",
         render_markdown(report_id, target, points, result, plot, notes, floor),
