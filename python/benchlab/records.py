@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 COLUMNS: tuple[str, ...] = (
     "run_id",
@@ -42,6 +43,12 @@ _MASK = (1 << 64) - 1
 # Approximate text size of everything but the message: tabs, newline, timestamp, numbers.
 _TS_LEN = len("2026-11-22 16:01:02.123456+00:00")
 MIN_MESSAGE = 24
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+# Field choices by hash bits, the one definition both rows() and delimited() index:
+# service h % 12, level (h >> 8) % 100, host (h >> 16) & 15, user (h >> 20) % 1e6,
+# latency ((h >> 40) % 200_000) / 100, message (h >> 24) & 255.
+LATENCY_STEPS = 200_000
 
 
 class RecordFactory:
@@ -70,6 +77,56 @@ class RecordFactory:
             size += len(word) + 1
         return " ".join(parts)[:length]
 
+    @cached_property
+    def _text_tables(self) -> tuple[list[bytes], list[bytes], list[bytes]]:
+        """Encoded field choices for delimited(): "service\tlevel\thost" by combined index,
+        latency text by step (float repr, as str() of the row's value), message by index.
+        Built on first use (about 70 ms, 8 MB): only an encoding sink's worker needs them."""
+        levels = self._levels
+        combos = [
+            f"{SERVICES[s]}\t{levels[lv]}\t{HOSTS[h]}".encode()
+            for s in range(12)
+            for lv in range(100)
+            for h in range(16)
+        ]
+        latencies = [repr(n / 100.0).encode() for n in range(LATENCY_STEPS)]
+        return combos, latencies, [m.encode() for m in self._messages]
+
+    def delimited(
+        self, first_seq: int, count: int, event_time: datetime, spacing_s: float = 0.0
+    ) -> tuple[list[bytes], list[int]]:
+        """The same records as rows(), already in the wire text form: fields joined by tabs
+        in COLUMNS order, the event time as integer epoch microseconds; and each record's
+        event time in epoch milliseconds. One pass with no Row tuples or datetimes: what a
+        sink that sends text (Kafka) builds its batches from, at a third of the CPU."""
+        combos, latencies, messages = self._text_tables
+        prefix = f"{self.run_id}\t".encode()
+        seed1 = self.seed + 1
+        base_us = (event_time - EPOCH) // ONE_MICROSECOND
+        step_us = timedelta(seconds=spacing_s) // ONE_MICROSECOND
+        values: list[bytes] = []
+        stamps: list[int] = []
+        value, stamp = values.append, stamps.append
+        for k in range(count):
+            seq = first_seq + k
+            h = ((seq + seed1) * _GOLDEN) & _MASK
+            micros = base_us + k * step_us
+            value(
+                b"%b%d\t%d\t%b\t%d\t%b\treq %012d %b"
+                % (
+                    prefix,
+                    seq,
+                    micros,
+                    combos[(h % 12) * 1600 + ((h >> 8) % 100) * 16 + ((h >> 16) & 15)],
+                    (h >> 20) % 1_000_000,
+                    latencies[(h >> 40) % LATENCY_STEPS],
+                    seq,
+                    messages[(h >> 24) & 255],
+                )
+            )
+            stamp(micros // 1000)
+        return values, stamps
+
     def rows(
         self, first_seq: int, count: int, event_time: datetime, spacing_s: float = 0.0
     ) -> list[Row]:
@@ -90,7 +147,7 @@ class RecordFactory:
                     levels[(h >> 8) % 100],
                     HOSTS[(h >> 16) & 15],
                     (h >> 20) % 1_000_000,
-                    ((h >> 40) % 200_000) / 100.0,
+                    ((h >> 40) % LATENCY_STEPS) / 100.0,
                     f"req {seq:012d} {messages[(h >> 24) & 255]}",
                 )
             )

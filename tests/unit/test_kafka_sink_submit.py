@@ -129,3 +129,23 @@ def test_a_full_queue_is_polled_and_the_record_produced_again() -> None:
     assert [seq_of(v) for _, v, _, _ in producer.produced] == [0, 1, 2, 3]
     producer.deliver()
     assert [a.acked for a in acks] == [4]
+
+
+def test_delimited_records_are_the_encoded_rows() -> None:
+    """RecordFactory.delimited (Kafka's batch path) gives byte for byte what encoding the
+    factory's rows gives, event times and stamps included, for several seeds and spacings."""
+    for seed, spacing in ((0, 0.0), (3, 0.0001), (7, 0.0123457)):
+        factory = RecordFactory("20261122T160102Z-p2-kafka-3f9a", 300, seed)
+        rows = factory.rows(1_000, 3_000, T, spacing)
+        assert factory.delimited(1_000, 3_000, T, spacing) == encode_batch(rows)
+
+
+def test_make_batch_builds_the_payload_without_rows() -> None:
+    sink = KafkaSink(KafkaSinkConfig(host="127.0.0.1"))
+    factory = RecordFactory("run-make-batch", 300)
+    batch = sink.make_batch(factory, 4, 20_000, 5_000, T, 0.0002)
+    assert (batch.index, batch.first_seq, batch.count, batch.rows) == (4, 20_000, 5_000, ())
+    values, stamps = batch.payload
+    assert len(values) == len(stamps) == 5_000
+    assert decode_value(values[0])[:3] == ("run-make-batch", 20_000, 1_795_363_262_123_456)
+    assert seq_of(values[-1]) == 24_999

@@ -90,14 +90,14 @@ def _worker_main(spec: WorkerSpec, out: Any, go: Any, stop: Any, t0: Any) -> Non
     clock = MonotonicClock()
 
     def prepare(tick: Tick) -> Batch:
-        first = tick.index * load.batch_size
-        rows = factory.rows(
-            first,
+        return sink.make_batch(
+            factory,
+            tick.index,
+            tick.index * load.batch_size,
             load.batch_size,
             utc_from_timestamp(t0_wall + tick.index * load.interval_s),
             spacing,
         )
-        return Batch(tick.index, first, rows, sink.prepare(rows))
 
     def send(tick: Tick, batch: Batch, send_time: float, lag: float, late: bool) -> None:
         def on_ack(ack: Ack) -> None:
@@ -158,8 +158,7 @@ def probe_generation_cost(load: LoadConfig, sink: SinkSpec, run_id: str) -> floa
     done = 0
     now = utc_from_timestamp(time.time())
     while time.process_time() - start < 0.2 or done < n:
-        rows = factory.rows(done, n, now, 0.0)
-        encoder.prepare(rows)
+        encoder.make_batch(factory, 0, done, n, now, 0.0)
         done += n
     return (time.process_time() - start) / done
 

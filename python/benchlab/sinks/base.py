@@ -10,8 +10,9 @@ kinds of sink fit without rework:
   callbacks), may ack part of a batch (``Ack.acked_ranges``), and set ``max_in_flight``.
 
 The load generator calls, per process: ``open()``, then for each scheduled batch
-``prepare(rows)`` ahead of its time and ``submit(batch, on_ack)`` at its time, ``poll(0)``
-between batches, ``flush(timeout)`` at the end and ``close()``.
+``make_batch(...)`` ahead of its time (by default the factory's rows, then ``prepare(rows)``)
+and ``submit(batch, on_ack)`` at its time, ``poll(0)`` between batches, ``flush(timeout)`` at
+the end and ``close()``.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from benchlab.records import Row
+from benchlab.records import RecordFactory, Row
 
 
 class ErrorKind(StrEnum):
@@ -39,16 +41,17 @@ class SinkUnreachable(RuntimeError):
 
 @dataclass(frozen=True)
 class Batch:
-    """One scheduled batch: records first_seq .. first_seq + len(rows) - 1."""
+    """One scheduled batch: records first_seq .. first_seq + count - 1."""
 
     index: int
     first_seq: int
-    rows: Sequence[Row]
+    rows: Sequence[Row]  # empty when the sink built only its payload (make_batch)
     payload: Any = None  # what prepare() returned (encoded form), built ahead of time
+    size: int | None = None  # the record count when rows is empty
 
     @property
     def count(self) -> int:
-        return len(self.rows)
+        return len(self.rows) if self.size is None else self.size
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,21 @@ class Sink(ABC):
     def prepare(self, rows: Sequence[Row]) -> Any:
         """Client-side encoding done ahead of the batch's scheduled time (no I/O)."""
         return None
+
+    def make_batch(
+        self,
+        factory: RecordFactory,
+        index: int,
+        first_seq: int,
+        count: int,
+        event_time: datetime,
+        spacing_s: float,
+    ) -> Batch:
+        """Batch `index`: the factory's records from first_seq, event times from event_time
+        spaced by spacing_s, encoded by prepare(). A sink whose wire form the factory can
+        build directly overrides this (no I/O either)."""
+        rows = factory.rows(first_seq, count, event_time, spacing_s)
+        return Batch(index, first_seq, rows, self.prepare(rows))
 
     @abstractmethod
     def submit(self, batch: Batch, on_ack: AckCallback) -> None:
