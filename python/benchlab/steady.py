@@ -45,6 +45,7 @@ def stored_view(figures: Mapping[str, Any]) -> StoredView:
     own = figures.get("stored_steady")
     if own:
         latency = dict(own.get("latency_ms") or {})
+        # results written before per-record latency carried only the p99 (still readable)
         if not latency and own.get("latency_p99_ms") is not None:
             latency = {"p99_ms": own.get("latency_p99_ms")}
         return StoredView(

@@ -93,7 +93,6 @@ class PipelineSession(TargetSession):
         stored_steady = steady_stored(lines, result.t0_wall, window, acked)
         stored_steady.update(
             latency_ms=latency.get("steady") or {},
-            latency_p99_ms=(latency.get("steady") or {}).get("p99_ms"),
             latency=BASIS,
         )
         streaming = {
