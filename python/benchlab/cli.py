@@ -74,6 +74,7 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     from benchlab.config import ConfigError, load_config
     from benchlab.execute import preflight
     from benchlab.results import ResultsError
+    from benchlab.search.judge import data_failures
     from benchlab.search.report import write_search_report
     from benchlab.search.run import search
     from benchlab.sinks import SinkUnreachable
@@ -110,13 +111,8 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
             highlight=False,
         )
     console.print(f"report: {report}", highlight=False)
-    lost = [t for t in doc["trials"] if (t["verdict"]["lost"] or 0) > 0]
-    unaudited = [
-        t
-        for t in doc["trials"]
-        if any(f["mode"] == "audit incomplete" for f in t["verdict"]["failures"])
-    ]
-    for t in lost + unaudited:
+    failed = data_failures(doc["trials"])
+    for t in failed:
         _err(
             console,
             f"data verdict FAIL: trial {t['run_id']}: "
@@ -124,7 +120,7 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
         )
     if doc["status"] != "complete":
         return EXIT_INTERRUPTED
-    return EXIT_DATA_FAILED if lost or unaudited else EXIT_OK
+    return EXIT_DATA_FAILED if failed else EXIT_OK
 
 
 # -- run ----------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 PARTIAL_MARKER = "PARTIAL"
+RUN_FILE = "run.json"  # a phase run's record
+SEARCH_FILE = "search.json"  # a sustainable-throughput search's record
 
 
 class ResultsError(RuntimeError):
@@ -71,8 +73,17 @@ def read_json(path: Path) -> Any:
         raise ResultsError(f"cannot read {path}: {exc}") from exc
 
 
+def result_kind(run_dir: Path) -> str | None:
+    """What the directory holds: "run" (run.json), "search" (search.json) or None."""
+    if (run_dir / RUN_FILE).is_file():
+        return "run"
+    if (run_dir / SEARCH_FILE).is_file():
+        return "search"
+    return None
+
+
 def open_run_dir(path: Path) -> Path:
-    if not (path / "run.json").is_file():
+    if not (path / RUN_FILE).is_file():
         raise ResultsError(f"{path} is not a benchlab run directory (no run.json)")
     return path
 

@@ -41,15 +41,21 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.render import fmt_num, render_template
-from benchlab.results import read_json, utc_iso, write_json, write_text_atomic
-from benchlab.search.run import SEARCH_FILE
+from benchlab.results import (
+    RUN_FILE,
+    SEARCH_FILE,
+    read_json,
+    result_kind,
+    utc_iso,
+    write_json,
+    write_text_atomic,
+)
 
 DEFAULT_NOISE = 0.10
 # Scaled services and the inventory group whose first N hosts run them (group_vars/all/run.yml
 # benchlab_worker_groups).
 WORKER_SERVICES = {"hdfs-datanode": "hdfs_datanodes", "spark-worker": "spark_workers"}
 OUTPUT_FILES = ("report.md", "report.json", "scaleout.png")
-RUN_FILE = "run.json"
 QUESTION = "does adding a worker node raise the distributed throughput?"
 
 
@@ -98,15 +104,6 @@ def finite_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
-
-
-def result_kind(run_dir: Path) -> str | None:
-    """What the directory holds: "run" (run.json), "search" (search.json) or None."""
-    if (run_dir / RUN_FILE).is_file():
-        return "run"
-    if (run_dir / SEARCH_FILE).is_file():
-        return "search"
-    return None
 
 
 def resolve_run_dir(item: str, results_root: Path) -> Path:

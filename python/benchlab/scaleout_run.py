@@ -43,9 +43,9 @@ from benchlab.exitcodes import (
     combined,
 )
 from benchlab.inventory import group_sizes
-from benchlab.results import ResultsError, utc_iso, write_json, write_text_atomic
+from benchlab.results import ResultsError, result_kind, utc_iso, write_json, write_text_atomic
 from benchlab.runparams import DEFAULT_PHASE, OVERRIDABLE, ParamError, load_phases, resolve
-from benchlab.scaleout import WORKER_SERVICES, ScaleoutError, result_kind, write_report
+from benchlab.scaleout import WORKER_SERVICES, ScaleoutError, write_report
 
 BENCH_PLAYBOOK = "bench.yml"
 WORKERS_PLAYBOOK = "playbooks/workers.yml"

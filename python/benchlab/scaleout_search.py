@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.render import fmt_num, fmt_pct, render_template
-from benchlab.results import read_json, utc_iso, write_json, write_text_atomic
+from benchlab.results import SEARCH_FILE, read_json, utc_iso, write_json, write_text_atomic
 from benchlab.scaleout import (
     QUESTION,
     WORKER_SERVICES,
@@ -29,7 +29,6 @@ from benchlab.scaleout import (
     write_plot,
 )
 from benchlab.search.judge import CLIENT
-from benchlab.search.run import SEARCH_FILE
 from benchlab.search.settings import SearchSettings
 
 SEARCH_RULE = (
