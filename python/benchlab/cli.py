@@ -424,12 +424,12 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
 
 # -- scaleout -----------------------------------------------------------------------------
 def cmd_scaleout(args: argparse.Namespace, console: Console) -> int:
-    from benchlab.results import ResultsError
-    from benchlab.scaleout import ScaleoutError, load_phase_rates, resolve_run_dir, write_report
+    from benchlab.results import ResultsError, resolve_result_dir
+    from benchlab.scaleout import ScaleoutError, load_phase_rates, write_report
 
     root = Path(args.results_root)
     try:
-        dirs = [resolve_run_dir(item, root) for item in args.runs]
+        dirs = [resolve_result_dir(item, root) for item in args.runs]
         path, result = write_report(
             dirs,
             root,

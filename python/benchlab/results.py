@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +26,16 @@ class ResultsError(RuntimeError):
 def utc_iso(ts: float | None = None) -> str:
     t = datetime.now(tz=UTC) if ts is None else datetime.fromtimestamp(ts, tz=UTC)
     return t.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def utc_stamp(now: datetime | None = None) -> str:
+    """The UTC timestamp that starts every run, search and report id: 20261130T221051Z."""
+    return (now or datetime.now(tz=UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def new_report_id() -> str:
+    """A report's id: the UTC timestamp and 4 random hex digits (20261130T221051Z-baa8)."""
+    return f"{utc_stamp()}-{secrets.token_hex(2)}"
 
 
 def check_new_run_dir(root: Path, run_id: str) -> Path:
@@ -80,6 +91,18 @@ def result_kind(run_dir: Path) -> str | None:
     if (run_dir / SEARCH_FILE).is_file():
         return "search"
     return None
+
+
+def resolve_result_dir(item: str, results_root: Path) -> Path:
+    """A run or search directory given as a path or as a run id under results_root."""
+    path = Path(item)
+    for candidate in (path, results_root / item):
+        if result_kind(candidate) is not None:
+            return candidate
+    raise ResultsError(
+        f"run {item!r}: no {RUN_FILE} or {SEARCH_FILE} at {path} or {results_root / item}; "
+        "fix: give results/<run_id> directories (see `benchlab results list`)"
+    )
 
 
 def open_run_dir(path: Path) -> Path:
