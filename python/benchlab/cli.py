@@ -50,7 +50,7 @@ class StopFlag:
 
 
 def _err(console: Console, message: str) -> None:
-    console.print(f"[bold red]benchlab:[/] {message}", highlight=False)
+    console.print(f"[bold red]benchlab:[/] {message}", highlight=False, soft_wrap=True)
 
 
 # -- check-config -------------------------------------------------------------------------
@@ -422,6 +422,24 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+# -- compare ------------------------------------------------------------------------------
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    """The baseline and its contenders side by side: compare.md to stdout, and written."""
+    from benchlab.compare import CompareError, write_compare
+    from benchlab.results import ResultsError
+
+    try:
+        path, _, text = write_compare(
+            args.runs, Path(args.results_root), Path(args.out) if args.out else None
+        )
+    except (CompareError, ResultsError) as exc:
+        _err(console, str(exc))
+        return EXIT_BAD_INPUT
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"comparison: {path / 'compare.md'}, {path / 'compare.json'}", highlight=False)
+    return EXIT_OK
+
+
 # -- scaleout -----------------------------------------------------------------------------
 def cmd_scaleout(args: argparse.Namespace, console: Console) -> int:
     from benchlab.results import ResultsError, resolve_result_dir
@@ -569,6 +587,26 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("run_id")
     rs.add_argument("--results-root", default="results")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser(
+        "compare",
+        help="runs (or searches) side by side against the first: configuration differences, "
+        "figures, noise",
+        description="Compare a baseline (the first run given) with one or more contenders, "
+        "like esrally compare: the settings that differ first, then each target's headline "
+        "figures with the difference against the baseline in %%, and whether it is beyond "
+        "noise (searches' reruns; a phase run is a single run, with no noise estimate). All "
+        "phase runs or all searches. Prints compare.md and writes compare.md and compare.json "
+        "to a new directory. Exit: 0 done, 2 bad input (nothing written).",
+    )
+    p.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run ids under --results-root, or directories"
+    )
+    p.add_argument("--results-root", default="results")
+    p.add_argument(
+        "--out", help="new directory for the comparison (default: <results-root>/compare-<id>)"
+    )
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "scaleout", help="does adding a worker raise throughput: bench at each count, report"

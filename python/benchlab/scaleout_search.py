@@ -262,16 +262,24 @@ def count_figures(group: Sequence[SearchPoint]) -> dict[str, Any]:
     }
 
 
-def step_noise(lo: dict[str, Any], hi: dict[str, Any], floor: float | None) -> tuple[float, str]:
-    """The noise of comparing two counts (SEARCH_RULE) and what set it."""
+def step_noise(
+    lo: dict[str, Any],
+    hi: dict[str, Any],
+    floor: float | None,
+    where: tuple[str, str] | None = None,
+) -> tuple[float, str]:
+    """The noise of comparing two counts (SEARCH_RULE) and what set it; `where` names the
+    two sides in that text (default "at N worker(s)")."""
+    names = where or tuple(f"at {c['workers']} worker(s)" for c in (lo, hi))
+    sides = list(zip((lo, hi), names, strict=True))
     candidates = [
         (max(lo["precision"], hi["precision"]), "the search's bisection precision"),
         *[
-            (c["bracket_ratio"], f"the search bracket at {c['workers']} worker(s)")
-            for c in (lo, hi)
+            (c["bracket_ratio"], f"the search bracket {at}")
+            for c, at in sides
             if c["bracket_ratio"] is not None
         ],
-        *[(c["spread_ratio"], f"the reruns' spread at {c['workers']} worker(s)") for c in (lo, hi)],
+        *[(c["spread_ratio"], f"the reruns' spread {at}") for c, at in sides],
     ]
     if floor is not None:
         candidates.append((floor, "--noise"))
