@@ -26,6 +26,7 @@ from benchlab.exitcodes import (
     EXIT_OK,
     EXIT_UNREACHABLE,
 )
+from benchlab.render import fmt_num
 
 
 class StopFlag:
@@ -382,44 +383,91 @@ def run_playbook(
 
 
 # -- results ------------------------------------------------------------------------------
+def _verdicts(values: dict[str, str]) -> str:
+    return ", ".join(f"{t}: {v}" for t, v in values.items()) or "n/a"
+
+
 def cmd_results(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from benchlab.results import list_runs
+    from benchlab.catalog import entry, list_results
 
     root = Path(args.results_root)
     if args.results_cmd == "list":
-        runs = list_runs(root)
+        entries = list_results(root)
         if args.json:
-            console.print_json(json.dumps(runs))
+            console.print_json(json.dumps([e.as_dict() for e in entries]))
             return EXIT_OK
-        table = Table(title=f"runs under {root}")
-        for col in ("run_id", "phase", "status", "targets", "throughput/s", "criteria"):
+        table = Table(title=f"results under {root}")
+        for col in ("id", "kind", "phase", "status", "targets", "headline", "data", "criteria"):
             table.add_column(col)
-        for r in runs:
+        for e in entries:
             table.add_row(
-                r["run_id"],
-                str(r["phase"]),
-                str(r["status"]) + (" (PARTIAL)" if r["partial"] else ""),
-                ", ".join(r["targets"]),
-                ", ".join(f"{t}: {v:,.0f}" for t, v in r["throughput"].items() if v is not None),
-                ", ".join(f"{t}: {v}" for t, v in r["overall"].items()),
+                e.id,
+                e.kind,
+                str(e.phase or ""),
+                str(e.status or ""),
+                ", ".join(e.targets),
+                e.headline_text(),
+                _verdicts(e.data_verdict) if e.kind in ("run", "search") else "",
+                _verdicts(e.criteria) if e.kind == "run" else "",
             )
         console.print(table)
         return EXIT_OK
     path = root / args.run_id
-    if not (path / "run.json").is_file():
-        _err(console, f"no run {args.run_id!r} under {root}; fix: see `benchlab results list`")
+    found = entry(path) if path.is_dir() else None
+    if found is None:
+        _err(console, f"no results {args.run_id!r} under {root}; fix: see `benchlab results list`")
         return EXIT_BAD_INPUT
+    console.print(
+        f"{found.kind} {found.id}: phase {found.phase or 'n/a'}, {found.status}; "
+        f"{found.headline_text()}"
+        + (f"; data verdict {_verdicts(found.data_verdict)}" if found.data_verdict else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    text = show_text(path, found.kind)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def show_text(path: Path, kind: str) -> str:
+    """What `results show` prints after the headline: the report (a search's up to and with
+    its conclusion), or where a missing one comes from."""
+    if kind == "search":
+        return search_conclusion_text(path)
+    report = path / ("compare.md" if kind == "compare" else "report.md")
+    if report.is_file():
+        return report.read_text(encoding="utf-8")
+    if kind == "run":
+        body = (path / "run.json").read_text(encoding="utf-8")
+        return f"{body}\n(no report yet: benchlab report --run-dir {path})"
+    return f"(no {report.name} in {path})"
+
+
+def search_conclusion_text(path: Path) -> str:
+    """A search's report.md down to its conclusion, or the conclusion from search.json."""
     report = path / "report.md"
     if report.is_file():
-        console.print(report.read_text(encoding="utf-8"), markup=False, highlight=False)
-    else:
-        console.print(
-            (path / "run.json").read_text(encoding="utf-8"), markup=False, highlight=False
+        text = report.read_text(encoding="utf-8")
+        sections = text.split("\n## ")
+        # the heading and the settings, then the conclusion (the section named so)
+        kept = [sections[0]] + [s for s in sections[1:] if s.startswith("Conclusion")]
+        return "\n## ".join(kept).rstrip() + f"\n\n(the whole report: {report})"
+    from benchlab.config import parse_config
+    from benchlab.results import SEARCH_FILE, read_json
+    from benchlab.search.conclusion import conclusion
+
+    doc = read_json(path / SEARCH_FILE)
+    answer = doc.get("conclusion") or conclusion(parse_config(doc["config"]), doc)
+    lines = ["| system | sustainable (records/s) | runs passed | p99 at it (ms) | first failing |"]
+    lines.append("|---|---:|---|---:|---:|")
+    for row in answer["systems"]:
+        lines.append(
+            f"| {row['target']} | {fmt_num(row['sustainable_per_s'])} | {row['runs']} | "
+            f"{fmt_num(row['p99_ms'], 1)} | {fmt_num(row['failed_at_per_s'])} |"
         )
-        console.print(f"(no report yet: benchlab report --run-dir {path})", highlight=False)
-    return EXIT_OK
+    return "\n".join([*lines, "", answer["crossover"]["text"]])
 
 
 # -- compare ------------------------------------------------------------------------------
@@ -578,12 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("results", help="list and show runs")
+    p = sub.add_parser("results", help="list and show runs, searches and reports")
     rsub = p.add_subparsers(dest="results_cmd", required=True, parser_class=_Parser)
-    rl = rsub.add_parser("list")
+    rl = rsub.add_parser("list", help="every results directory: runs, searches, scale-outs, ...")
     rl.add_argument("--results-root", default="results")
     rl.add_argument("--json", action="store_true")
-    rs = rsub.add_parser("show")
+    rs = rsub.add_parser("show", help="one run's or search's headline and report")
     rs.add_argument("run_id")
     rs.add_argument("--results-root", default="results")
     p.set_defaults(func=cmd_results)

@@ -109,32 +109,3 @@ def open_run_dir(path: Path) -> Path:
     if not (path / RUN_FILE).is_file():
         raise ResultsError(f"{path} is not a benchlab run directory (no run.json)")
     return path
-
-
-def list_runs(root: Path) -> list[dict[str, Any]]:
-    """One summary per run directory under root, oldest first."""
-    runs: list[dict[str, Any]] = []
-    if not root.is_dir():
-        return runs
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            run = read_json(path / "run.json")
-        except ResultsError:
-            run = None
-        if not isinstance(run, dict):
-            continue
-        figures = run.get("figures") or {}
-        runs.append(
-            {
-                "run_id": run.get("run_id", path.name),
-                "path": str(path),
-                "phase": run.get("phase"),
-                "status": run.get("status"),
-                "partial": (path / PARTIAL_MARKER).exists(),
-                "created": run.get("created"),
-                "targets": run.get("targets", []),
-                "overall": {t: f.get("overall") for t, f in figures.items()},
-                "throughput": {t: f.get("throughput_per_s") for t, f in figures.items()},
-            }
-        )
-    return runs
