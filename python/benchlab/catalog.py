@@ -57,9 +57,17 @@ class Entry:
         return f"{self.headline_label} {figures}" if figures else "n/a"
 
 
-def _status(path: Path, doc: Mapping[str, Any]) -> str:
+def _record(path: Path, doc: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """What a run.json and a search.json both say of themselves."""
     status = str(doc.get("status") or "unknown")
-    return status + (" (PARTIAL)" if (path / PARTIAL_MARKER).exists() else "")
+    return {
+        "id": str(doc.get("run_id") or path.name),
+        "kind": kind,
+        "path": str(path),
+        "phase": doc.get("phase"),
+        "status": status + (" (PARTIAL)" if (path / PARTIAL_MARKER).exists() else ""),
+        "created": doc.get("created"),
+    }
 
 
 def run_entry(path: Path, run: Mapping[str, Any]) -> Entry:
@@ -68,12 +76,7 @@ def run_entry(path: Path, run: Mapping[str, Any]) -> Entry:
         t: f["data_verdict"] for t, f in figures.items() if f.get("data_verdict")
     }
     return Entry(
-        id=str(run.get("run_id") or path.name),
-        kind="run",
-        path=str(path),
-        phase=run.get("phase"),
-        status=_status(path, run),
-        created=run.get("created"),
+        **_record(path, run, "run"),
         targets=list(run.get("targets") or []),
         headline_label="throughput/s",
         headline={t: f.get("throughput_per_s") for t, f in figures.items()},
@@ -86,12 +89,7 @@ def search_entry(path: Path, doc: Mapping[str, Any]) -> Entry:
     found = doc.get("targets") or {}
     trials = doc.get("trials") or []
     return Entry(
-        id=str(doc.get("run_id") or path.name),
-        kind="search",
-        path=str(path),
-        phase=doc.get("phase"),
-        status=_status(path, doc),
-        created=doc.get("created"),
+        **_record(path, doc, "search"),
         targets=[str(t.get("name")) for t in (doc.get("config") or {}).get("targets") or []],
         headline_label="sustainable/s",
         headline={t: f.get("sustainable_per_s") for t, f in found.items()},

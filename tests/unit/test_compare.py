@@ -32,11 +32,16 @@ Edit = Callable[[dict[str, Any]], None]
 def make_run(root: Path, run_id: str, edit: Edit | None = None) -> Path:
     doc = copy.deepcopy(RUN)
     doc["run_id"] = doc["config"]["run_id"] = run_id
+    return write(root, run_id, "run.json", doc, edit)
+
+
+def write(root: Path, run_id: str, name: str, doc: dict[str, Any], edit: Edit | None) -> Path:
+    """results/<run_id>/<name> holding `doc` after `edit`."""
     if edit:
         edit(doc)
     path = root / run_id
     path.mkdir(parents=True)
-    (path / "run.json").write_text(json.dumps(doc))
+    (path / name).write_text(json.dumps(doc))
     return path
 
 
@@ -64,12 +69,7 @@ def make_search(
         best_stored_spread_per_s=spread,
     )
     found["failure"] = {**found["failure"], "rate": fail} if fail is not None else None
-    if edit:
-        edit(doc)
-    path = root / run_id
-    path.mkdir(parents=True)
-    (path / "search.json").write_text(json.dumps(doc))
-    return path
+    return write(root, run_id, "search.json", doc, edit)
 
 
 def compared(root: Path, *ids: str) -> dict[str, Any]:
