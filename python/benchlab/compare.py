@@ -76,6 +76,7 @@ class Side:
     phase: str
     created: str | None
     setup: dict[str, Cell]  # configuration fact -> value, in report order
+    configured: list[str]  # the targets of its configuration (what setup's "<target>: " facts name)
     targets: dict[str, dict[str, Cell]]  # target -> figure key -> value
     points: dict[str, SearchPoint] = field(default_factory=dict)  # searches: per target
     notes: list[str] = field(default_factory=list)
@@ -267,6 +268,7 @@ def read_side(index: int, path: Path, kind: str) -> Side:
         phase=str(doc.get("phase") or "?"),
         created=doc.get("created"),
         setup=setup_facts(doc, kind),
+        configured=names,
         targets={},
     )
     if doc.get("status") != "complete":
@@ -325,8 +327,18 @@ def difference(base: Cell, other: Cell) -> dict[str, Any]:
 
 
 def setup_differences(sides: Sequence[Side]) -> tuple[int, list[dict[str, Any]]]:
-    """How many facts were compared, and those whose value differs from the baseline's."""
-    names = list(dict.fromkeys(name for side in sides for name in side.setup))
+    """How many facts were compared, and those whose value differs from the baseline's.
+
+    A target's own facts ("<target>: ...") count only when every side ran it: the targets
+    fact already says that the sets differ.
+    """
+    everywhere = set.intersection(*(set(side.configured) for side in sides))
+    elsewhere = {t for side in sides for t in side.configured} - everywhere
+    names = [
+        name
+        for name in dict.fromkeys(name for side in sides for name in side.setup)
+        if name.split(": ")[0] not in elsewhere
+    ]
     out = []
     for name in names:
         cells = [side.setup.get(name, NOT_RECORDED) for side in sides]

@@ -287,3 +287,19 @@ def test_bad_run_lists_are_refused(tmp_path: Path, ids: list[str], message: str)
     with pytest.raises((CompareError, ResultsError), match=message):
         write_compare(ids, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_a_target_only_one_side_ran_is_named_once_not_by_each_setting(tmp_path: Path) -> None:
+    def postgresql_only(doc: dict[str, Any]) -> None:
+        doc["targets"] = ["postgresql"]
+        doc["config"]["targets"] = doc["config"]["targets"][:1]
+        for part in ("load", "audit", "data_verdict", "figures"):
+            del doc[part]["pipeline"]
+
+    make_run(tmp_path, "a")
+    make_run(tmp_path, "b", postgresql_only)
+    result = compared(tmp_path, "a", "b")
+    differences = {d["fact"]: d["shown"] for d in result["setup"]["differences"]}
+    assert differences == {"targets": ["postgresql, pipeline", "postgresql"]}
+    assert [t["target"] for t in result["targets"]] == ["postgresql"]
+    assert result["not_compared"] == {"pipeline": ["A"]}
