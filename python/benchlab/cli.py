@@ -26,6 +26,7 @@ from benchlab.exitcodes import (
     EXIT_OK,
     EXIT_UNREACHABLE,
 )
+from benchlab.render import fmt_num
 
 
 class StopFlag:
@@ -50,7 +51,7 @@ class StopFlag:
 
 
 def _err(console: Console, message: str) -> None:
-    console.print(f"[bold red]benchlab:[/] {message}", highlight=False)
+    console.print(f"[bold red]benchlab:[/] {message}", highlight=False, soft_wrap=True)
 
 
 # -- check-config -------------------------------------------------------------------------
@@ -74,6 +75,7 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     from benchlab.config import ConfigError, load_config
     from benchlab.execute import preflight
     from benchlab.results import ResultsError
+    from benchlab.search.judge import data_failures
     from benchlab.search.report import write_search_report
     from benchlab.search.run import search
     from benchlab.sinks import SinkUnreachable
@@ -110,13 +112,8 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
             highlight=False,
         )
     console.print(f"report: {report}", highlight=False)
-    lost = [t for t in doc["trials"] if (t["verdict"]["lost"] or 0) > 0]
-    unaudited = [
-        t
-        for t in doc["trials"]
-        if any(f["mode"] == "audit incomplete" for f in t["verdict"]["failures"])
-    ]
-    for t in lost + unaudited:
+    failed = data_failures(doc["trials"])
+    for t in failed:
         _err(
             console,
             f"data verdict FAIL: trial {t['run_id']}: "
@@ -124,7 +121,7 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
         )
     if doc["status"] != "complete":
         return EXIT_INTERRUPTED
-    return EXIT_DATA_FAILED if lost or unaudited else EXIT_OK
+    return EXIT_DATA_FAILED if failed else EXIT_OK
 
 
 # -- run ----------------------------------------------------------------------------------
@@ -386,54 +383,119 @@ def run_playbook(
 
 
 # -- results ------------------------------------------------------------------------------
+def _verdicts(values: dict[str, str]) -> str:
+    return ", ".join(f"{t}: {v}" for t, v in values.items()) or "n/a"
+
+
 def cmd_results(args: argparse.Namespace, console: Console) -> int:
     from rich.table import Table
 
-    from benchlab.results import list_runs
+    from benchlab.catalog import entry, list_results
 
     root = Path(args.results_root)
     if args.results_cmd == "list":
-        runs = list_runs(root)
+        entries = list_results(root)
         if args.json:
-            console.print_json(json.dumps(runs))
+            console.print_json(json.dumps([e.as_dict() for e in entries]))
             return EXIT_OK
-        table = Table(title=f"runs under {root}")
-        for col in ("run_id", "phase", "status", "targets", "throughput/s", "criteria"):
+        table = Table(title=f"results under {root}")
+        for col in ("id", "kind", "phase", "status", "targets", "headline", "data", "criteria"):
             table.add_column(col)
-        for r in runs:
+        for e in entries:
             table.add_row(
-                r["run_id"],
-                str(r["phase"]),
-                str(r["status"]) + (" (PARTIAL)" if r["partial"] else ""),
-                ", ".join(r["targets"]),
-                ", ".join(f"{t}: {v:,.0f}" for t, v in r["throughput"].items() if v is not None),
-                ", ".join(f"{t}: {v}" for t, v in r["overall"].items()),
+                e.id,
+                e.kind,
+                str(e.phase or ""),
+                str(e.status or ""),
+                ", ".join(e.targets),
+                e.headline_text(),
+                _verdicts(e.data_verdict) if e.kind in ("run", "search") else "",
+                _verdicts(e.criteria) if e.kind == "run" else "",
             )
         console.print(table)
         return EXIT_OK
     path = root / args.run_id
-    if not (path / "run.json").is_file():
-        _err(console, f"no run {args.run_id!r} under {root}; fix: see `benchlab results list`")
+    found = entry(path) if path.is_dir() else None
+    if found is None:
+        _err(console, f"no results {args.run_id!r} under {root}; fix: see `benchlab results list`")
         return EXIT_BAD_INPUT
+    console.print(
+        f"{found.kind} {found.id}: phase {found.phase or 'n/a'}, {found.status}; "
+        f"{found.headline_text()}"
+        + (f"; data verdict {_verdicts(found.data_verdict)}" if found.data_verdict else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    text = show_text(path, found.kind)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def show_text(path: Path, kind: str) -> str:
+    """What `results show` prints after the headline: the report (a search's up to and with
+    its conclusion), or where a missing one comes from."""
+    if kind == "search":
+        return search_conclusion_text(path)
+    report = path / ("compare.md" if kind == "compare" else "report.md")
+    if report.is_file():
+        return report.read_text(encoding="utf-8")
+    if kind == "run":
+        body = (path / "run.json").read_text(encoding="utf-8")
+        return f"{body}\n(no report yet: benchlab report --run-dir {path})"
+    return f"(no {report.name} in {path})"
+
+
+def search_conclusion_text(path: Path) -> str:
+    """A search's report.md down to its conclusion, or the conclusion from search.json."""
     report = path / "report.md"
     if report.is_file():
-        console.print(report.read_text(encoding="utf-8"), markup=False, highlight=False)
-    else:
-        console.print(
-            (path / "run.json").read_text(encoding="utf-8"), markup=False, highlight=False
+        text = report.read_text(encoding="utf-8")
+        sections = text.split("\n## ")
+        # the heading and the settings, then the conclusion (the section named so)
+        kept = [sections[0]] + [s for s in sections[1:] if s.startswith("Conclusion")]
+        return "\n## ".join(kept).rstrip() + f"\n\n(the whole report: {report})"
+    from benchlab.config import parse_config
+    from benchlab.results import SEARCH_FILE, read_json
+    from benchlab.search.conclusion import conclusion
+
+    doc = read_json(path / SEARCH_FILE)
+    answer = doc.get("conclusion") or conclusion(parse_config(doc["config"]), doc)
+    lines = ["| system | sustainable (records/s) | runs passed | p99 at it (ms) | first failing |"]
+    lines.append("|---|---:|---|---:|---:|")
+    for row in answer["systems"]:
+        lines.append(
+            f"| {row['target']} | {fmt_num(row['sustainable_per_s'])} | {row['runs']} | "
+            f"{fmt_num(row['p99_ms'], 1)} | {fmt_num(row['failed_at_per_s'])} |"
         )
-        console.print(f"(no report yet: benchlab report --run-dir {path})", highlight=False)
+    return "\n".join([*lines, "", answer["crossover"]["text"]])
+
+
+# -- compare ------------------------------------------------------------------------------
+def cmd_compare(args: argparse.Namespace, console: Console) -> int:
+    """The baseline and its contenders side by side: compare.md to stdout, and written."""
+    from benchlab.compare import CompareError, write_compare
+    from benchlab.results import ResultsError
+
+    try:
+        path, _, text = write_compare(
+            args.runs, Path(args.results_root), Path(args.out) if args.out else None
+        )
+    except (CompareError, ResultsError) as exc:
+        _err(console, str(exc))
+        return EXIT_BAD_INPUT
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"comparison: {path / 'compare.md'}, {path / 'compare.json'}", highlight=False)
     return EXIT_OK
 
 
 # -- scaleout -----------------------------------------------------------------------------
 def cmd_scaleout(args: argparse.Namespace, console: Console) -> int:
-    from benchlab.results import ResultsError
-    from benchlab.scaleout import ScaleoutError, load_phase_rates, resolve_run_dir, write_report
+    from benchlab.results import ResultsError, resolve_result_dir
+    from benchlab.scaleout import ScaleoutError, load_phase_rates, write_report
 
     root = Path(args.results_root)
     try:
-        dirs = [resolve_run_dir(item, root) for item in args.runs]
+        dirs = [resolve_result_dir(item, root) for item in args.runs]
         path, result = write_report(
             dirs,
             root,
@@ -564,15 +626,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_bench)
 
-    p = sub.add_parser("results", help="list and show runs")
+    p = sub.add_parser("results", help="list and show runs, searches and reports")
     rsub = p.add_subparsers(dest="results_cmd", required=True, parser_class=_Parser)
-    rl = rsub.add_parser("list")
+    rl = rsub.add_parser("list", help="every results directory: runs, searches, scale-outs, ...")
     rl.add_argument("--results-root", default="results")
     rl.add_argument("--json", action="store_true")
-    rs = rsub.add_parser("show")
+    rs = rsub.add_parser("show", help="one run's or search's headline and report")
     rs.add_argument("run_id")
     rs.add_argument("--results-root", default="results")
     p.set_defaults(func=cmd_results)
+
+    p = sub.add_parser(
+        "compare",
+        help="runs (or searches) side by side against the first: configuration differences, "
+        "figures, noise",
+        description="Compare a baseline (the first run given) with one or more contenders, "
+        "like esrally compare: the settings that differ first, then each target's headline "
+        "figures with the difference against the baseline in %%, and whether it is beyond "
+        "noise (searches' reruns; a phase run is a single run, with no noise estimate). All "
+        "phase runs or all searches. Prints compare.md and writes compare.md and compare.json "
+        "to a new directory. Exit: 0 done, 2 bad input (nothing written).",
+    )
+    p.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run ids under --results-root, or directories"
+    )
+    p.add_argument("--results-root", default="results")
+    p.add_argument(
+        "--out", help="new directory for the comparison (default: <results-root>/compare-<id>)"
+    )
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser(
         "scaleout", help="does adding a worker raise throughput: bench at each count, report"

@@ -2,7 +2,7 @@
 
 Every report (the run report, the calibration report, the scale-out report) is a jinja2
 template in `benchlab/templates/` rendered by `render_template`, with these formatters as
-its filters: `num`, `pct`, `mib`, `seconds`.
+its filters: `num`, `pct`, `mib`, `seconds`, `value`.
 
 Missing values: None and NaN (what Prometheus answers for 0/0) print as "n/a"; an infinite
 value is a value (a bound the model leaves open) and prints as "inf" / "-inf". Numbers carry
@@ -40,6 +40,17 @@ def fmt_num(value: Any, digits: int = 0, *, signed: bool = False) -> str:
     return str(value)
 
 
+def fmt_value(value: Any) -> str:
+    """A setting as it was given: yes/no, 1,234, 0.99, a name; no rounding of a fraction."""
+    if is_missing(value):
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.6g}"
+    return fmt_num(value)
+
+
 def fmt_pct(fraction: Any, digits: int = 2, *, signed: bool = False) -> str:
     """A fraction as a percentage: 0.1234 -> '12.34 %'."""
     if is_missing(fraction):
@@ -62,7 +73,7 @@ def fmt_seconds(seconds: Any, digits: int = 1) -> str:
 
 
 FILTERS: Mapping[str, Callable[..., str]] = MappingProxyType(
-    {"num": fmt_num, "pct": fmt_pct, "mib": fmt_mib, "seconds": fmt_seconds}
+    {"num": fmt_num, "pct": fmt_pct, "mib": fmt_mib, "seconds": fmt_seconds, "value": fmt_value}
 )
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 PARTIAL_MARKER = "PARTIAL"
+RUN_FILE = "run.json"  # a phase run's record
+SEARCH_FILE = "search.json"  # a sustainable-throughput search's record
 
 
 class ResultsError(RuntimeError):
@@ -23,6 +26,16 @@ class ResultsError(RuntimeError):
 def utc_iso(ts: float | None = None) -> str:
     t = datetime.now(tz=UTC) if ts is None else datetime.fromtimestamp(ts, tz=UTC)
     return t.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def utc_stamp(now: datetime | None = None) -> str:
+    """The UTC timestamp that starts every run, search and report id: 20261130T221051Z."""
+    return (now or datetime.now(tz=UTC)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def new_report_id() -> str:
+    """A report's id: the UTC timestamp and 4 random hex digits (20261130T221051Z-baa8)."""
+    return f"{utc_stamp()}-{secrets.token_hex(2)}"
 
 
 def check_new_run_dir(root: Path, run_id: str) -> Path:
@@ -71,36 +84,28 @@ def read_json(path: Path) -> Any:
         raise ResultsError(f"cannot read {path}: {exc}") from exc
 
 
+def result_kind(run_dir: Path) -> str | None:
+    """What the directory holds: "run" (run.json), "search" (search.json) or None."""
+    if (run_dir / RUN_FILE).is_file():
+        return "run"
+    if (run_dir / SEARCH_FILE).is_file():
+        return "search"
+    return None
+
+
+def resolve_result_dir(item: str, results_root: Path) -> Path:
+    """A run or search directory given as a path or as a run id under results_root."""
+    path = Path(item)
+    for candidate in (path, results_root / item):
+        if result_kind(candidate) is not None:
+            return candidate
+    raise ResultsError(
+        f"run {item!r}: no {RUN_FILE} or {SEARCH_FILE} at {path} or {results_root / item}; "
+        "fix: give results/<run_id> directories (see `benchlab results list`)"
+    )
+
+
 def open_run_dir(path: Path) -> Path:
-    if not (path / "run.json").is_file():
+    if not (path / RUN_FILE).is_file():
         raise ResultsError(f"{path} is not a benchlab run directory (no run.json)")
     return path
-
-
-def list_runs(root: Path) -> list[dict[str, Any]]:
-    """One summary per run directory under root, oldest first."""
-    runs: list[dict[str, Any]] = []
-    if not root.is_dir():
-        return runs
-    for path in sorted(p for p in root.iterdir() if p.is_dir()):
-        try:
-            run = read_json(path / "run.json")
-        except ResultsError:
-            run = None
-        if not isinstance(run, dict):
-            continue
-        figures = run.get("figures") or {}
-        runs.append(
-            {
-                "run_id": run.get("run_id", path.name),
-                "path": str(path),
-                "phase": run.get("phase"),
-                "status": run.get("status"),
-                "partial": (path / PARTIAL_MARKER).exists(),
-                "created": run.get("created"),
-                "targets": run.get("targets", []),
-                "overall": {t: f.get("overall") for t, f in figures.items()},
-                "throughput": {t: f.get("throughput_per_s") for t, f in figures.items()},
-            }
-        )
-    return runs

@@ -32,24 +32,29 @@ The fixed-phase answer is one sentence decided by the rule below (also printed i
 from __future__ import annotations
 
 import math
-import secrets
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from benchlab.render import fmt_num, render_template
-from benchlab.results import read_json, utc_iso, write_json, write_text_atomic
-from benchlab.search.run import SEARCH_FILE
+from benchlab.results import (
+    RUN_FILE,
+    SEARCH_FILE,
+    new_report_id,
+    read_json,
+    result_kind,
+    utc_iso,
+    write_json,
+    write_text_atomic,
+)
 
 DEFAULT_NOISE = 0.10
 # Scaled services and the inventory group whose first N hosts run them (group_vars/all/run.yml
 # benchlab_worker_groups).
 WORKER_SERVICES = {"hdfs-datanode": "hdfs_datanodes", "spark-worker": "spark_workers"}
 OUTPUT_FILES = ("report.md", "report.json", "scaleout.png")
-RUN_FILE = "run.json"
 QUESTION = "does adding a worker node raise the distributed throughput?"
 
 
@@ -98,27 +103,6 @@ def finite_float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
-
-
-def result_kind(run_dir: Path) -> str | None:
-    """What the directory holds: "run" (run.json), "search" (search.json) or None."""
-    if (run_dir / RUN_FILE).is_file():
-        return "run"
-    if (run_dir / SEARCH_FILE).is_file():
-        return "search"
-    return None
-
-
-def resolve_run_dir(item: str, results_root: Path) -> Path:
-    """A run or search directory given as a path or as a run id under results_root."""
-    path = Path(item)
-    for candidate in (path, results_root / item):
-        if result_kind(candidate) is not None:
-            return candidate
-    raise ScaleoutError(
-        f"run {item!r}: no {RUN_FILE} or {SEARCH_FILE} at {path} or {results_root / item}; "
-        "fix: give results/<run_id> directories (see `benchlab results list`)"
-    )
 
 
 def worker_count(config: dict[str, Any], run_id: str) -> tuple[int, dict[str, list[str]]]:
@@ -482,8 +466,7 @@ def plot_png(path: Path, points: list[Point]) -> None:
 def new_report_dir(results_root: Path, out: Path | None) -> tuple[Path, str]:
     """A new scaleout-<id> under results_root, or `out` if it holds no report yet."""
     if out is None:
-        stamp = datetime.now(tz=UTC).strftime("%Y%m%dT%H%M%SZ")
-        report_id = f"{stamp}-{secrets.token_hex(2)}"
+        report_id = new_report_id()
         path = results_root / f"scaleout-{report_id}"
         results_root.mkdir(parents=True, exist_ok=True)
         try:

@@ -31,7 +31,7 @@ import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,9 +43,16 @@ from benchlab.exitcodes import (
     combined,
 )
 from benchlab.inventory import group_sizes
-from benchlab.results import ResultsError, utc_iso, write_json, write_text_atomic
+from benchlab.results import (
+    ResultsError,
+    result_kind,
+    utc_iso,
+    utc_stamp,
+    write_json,
+    write_text_atomic,
+)
 from benchlab.runparams import DEFAULT_PHASE, OVERRIDABLE, ParamError, load_phases, resolve
-from benchlab.scaleout import WORKER_SERVICES, ScaleoutError, result_kind, write_report
+from benchlab.scaleout import WORKER_SERVICES, ScaleoutError, write_report
 
 BENCH_PLAYBOOK = "bench.yml"
 WORKERS_PLAYBOOK = "playbooks/workers.yml"
@@ -217,7 +224,7 @@ def make_plan(
             f"--workers {workers} names a worker count twice",
             "list each count once, e.g. --workers 1,2",
         )
-    stamp = (now or datetime.now(tz=UTC)).strftime("%Y%m%dT%H%M%SZ")
+    stamp = utc_stamp(now)
     rand = token or secrets.token_hex(2)
     passed = {name: given[name] for name in PASSED_ON if name in given}
     runs = tuple(

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.render import fmt_num, fmt_pct, render_template
-from benchlab.results import read_json, utc_iso, write_json, write_text_atomic
+from benchlab.results import SEARCH_FILE, read_json, utc_iso, write_json, write_text_atomic
 from benchlab.scaleout import (
     QUESTION,
     WORKER_SERVICES,
@@ -29,7 +29,6 @@ from benchlab.scaleout import (
     write_plot,
 )
 from benchlab.search.judge import CLIENT
-from benchlab.search.run import SEARCH_FILE
 from benchlab.search.settings import SearchSettings
 
 SEARCH_RULE = (
@@ -263,16 +262,24 @@ def count_figures(group: Sequence[SearchPoint]) -> dict[str, Any]:
     }
 
 
-def step_noise(lo: dict[str, Any], hi: dict[str, Any], floor: float | None) -> tuple[float, str]:
-    """The noise of comparing two counts (SEARCH_RULE) and what set it."""
+def step_noise(
+    lo: dict[str, Any],
+    hi: dict[str, Any],
+    floor: float | None,
+    where: tuple[str, str] | None = None,
+) -> tuple[float, str]:
+    """The noise of comparing two counts (SEARCH_RULE) and what set it; `where` names the
+    two sides in that text (default "at N worker(s)")."""
+    names = where or tuple(f"at {c['workers']} worker(s)" for c in (lo, hi))
+    sides = list(zip((lo, hi), names, strict=True))
     candidates = [
         (max(lo["precision"], hi["precision"]), "the search's bisection precision"),
         *[
-            (c["bracket_ratio"], f"the search bracket at {c['workers']} worker(s)")
-            for c in (lo, hi)
+            (c["bracket_ratio"], f"the search bracket {at}")
+            for c, at in sides
             if c["bracket_ratio"] is not None
         ],
-        *[(c["spread_ratio"], f"the reruns' spread at {c['workers']} worker(s)") for c in (lo, hi)],
+        *[(c["spread_ratio"], f"the reruns' spread {at}") for c, at in sides],
     ]
     if floor is not None:
         candidates.append((floor, "--noise"))

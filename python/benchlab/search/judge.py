@@ -44,6 +44,7 @@ CLIENT_SYMPTOMS = frozenset(
 )
 CLIENT = "client"
 SERVER = "server"
+AUDIT_INCOMPLETE = "audit incomplete"
 
 
 def slope(points: Sequence[tuple[float, float]]) -> float | None:
@@ -120,7 +121,7 @@ def judge(
     if not audit or audit.get("error") or audit.get("lost") is None:
         reason = (audit or {}).get("error") or "no audit"
         if not (audit or {}).get("skipped"):
-            fail("audit incomplete", str(reason))
+            fail(AUDIT_INCOMPLETE, str(reason))
     else:
         lost = int(audit["lost"])
         if lost > 0:
@@ -209,3 +210,22 @@ def resource_causes(resources: Mapping[str, Any]) -> list[str]:
         if fig.get("oom_kills"):
             out.append(f"OOM kill: {service} x{fig['oom_kills']:.0f}")
     return out
+
+
+def data_failures(
+    trials: Sequence[Mapping[str, Any]], target: str | None = None
+) -> list[Mapping[str, Any]]:
+    """The search's data verdict: trials (search.json's, of `target` or all) that lost
+    acknowledged records or whose audit did not complete. Any one FAILs the search's data."""
+    return [
+        t
+        for t in trials
+        if (target is None or t.get("target") == target)
+        and (
+            ((t.get("verdict") or {}).get("lost") or 0) > 0
+            or any(
+                f.get("mode") == AUDIT_INCOMPLETE
+                for f in (t.get("verdict") or {}).get("failures") or []
+            )
+        )
+    ]

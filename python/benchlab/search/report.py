@@ -7,9 +7,15 @@ from typing import Any
 
 from benchlab.config import parse_config
 from benchlab.render import render_template
-from benchlab.results import PARTIAL_MARKER, read_json, utc_iso, write_json, write_text_atomic
+from benchlab.results import (
+    PARTIAL_MARKER,
+    SEARCH_FILE,
+    read_json,
+    utc_iso,
+    write_json,
+    write_text_atomic,
+)
 from benchlab.search.conclusion import conclusion
-from benchlab.search.run import SEARCH_FILE
 
 PLOT_FILE = "search.png"
 

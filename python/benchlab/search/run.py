@@ -28,13 +28,19 @@ from typing import Any
 from benchlab.config import LoadConfig, RunConfig
 from benchlab.execute import execute
 from benchlab.metrics import collect
-from benchlab.results import PARTIAL_MARKER, create_run_dir, read_json, utc_iso, write_json
+from benchlab.results import (
+    PARTIAL_MARKER,
+    SEARCH_FILE,
+    create_run_dir,
+    read_json,
+    utc_iso,
+    write_json,
+)
 from benchlab.search.judge import CLIENT, TrialVerdict, judge
 from benchlab.search.plan import RateSearch
 from benchlab.search.settings import SearchSettings
 from benchlab.targets import TargetConfig
 
-SEARCH_FILE = "search.json"
 Say = Callable[[str], None]
 
 
