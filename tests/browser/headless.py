@@ -182,10 +182,15 @@ class Chromium:
 
     # -- a page ----------------------------------------------------------------------------
     def check(
-        self, page: Path, screenshot: Path | None = None, settle_s: float = 10.0
+        self,
+        page: Path,
+        screenshot: Path | None = None,
+        settle_s: float = 10.0,
+        max_height: float | None = None,
     ) -> PageCheck:
         """Load `page`, wait until every chart is drawn (at most `settle_s`), collect the
-        console's errors and, if asked, write a full-page PNG screenshot."""
+        console's errors and, if asked, write a PNG screenshot of the whole page (or of its
+        top `max_height` CSS pixels)."""
         url = page.resolve().as_uri()
         self._events.clear()
         target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
@@ -211,6 +216,7 @@ class Chromium:
         result.undrawn, result.missing = state["undrawn"], state["missing"]
         if screenshot is not None:
             size = self._send("Page.getLayoutMetrics", session=session)["cssContentSize"]
+            height = min(size["height"], max_height or size["height"])
             shot = self._send(
                 "Page.captureScreenshot",
                 {
@@ -220,7 +226,7 @@ class Chromium:
                         "x": 0,
                         "y": 0,
                         "width": size["width"],
-                        "height": size["height"],
+                        "height": height,
                         "scale": 1,
                     },
                 },
