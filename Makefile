@@ -9,7 +9,7 @@ ARGS ?=
 .PHONY: setup bench site calibrate test test-quick test-long test-virtual lint
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock python/pyproject.toml scripts/setup-controller.sh
+$(VENV)/.installed: requirements.lock python/pyproject.toml scripts/setup-controller.sh scripts/apt-install.sh
 	scripts/setup-controller.sh
 	touch $@
 
@@ -25,12 +25,12 @@ calibrate: setup
 lint: setup
 	scripts/lint.sh
 
-# CI: set-up, lint, unit, the local lab's integration suite, the virtual three-node lab;
+# CI: set-up, lint, unit, browser (report.html), the local lab's integration suite, the virtual three-node lab;
 # ends with a timing table (scripts/test.sh). Budget: 30 minutes on a fresh 2-core machine.
 test:
 	scripts/test.sh
 
-# The inner loop: set-up, lint and unit tests (under 2 minutes).
+# The inner loop: set-up, lint, unit tests and report.html in headless Chromium (under 2 minutes).
 test-quick:
 	scripts/test.sh quick
 

@@ -10,15 +10,7 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-need=()
-for pkg in python3-venv python3-apt rsync openssh-client; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
+scripts/apt-install.sh python3-venv python3-apt rsync openssh-client
 
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The README's test command (CI): set-up, static checks, unit tests, the loopback integration
-# suite against the local lab that site.yml brings up, then molecule's three-node virtual lab
-# (create, converge, verify: per-host snapshot + multi-node bench with idempotence, destroy).
+# The README's test command (CI): set-up, static checks, unit tests, report.html in headless
+# Chromium (tests/browser), the loopback integration suite against the local lab that site.yml
+# brings up, then molecule's three-node virtual lab (create, converge, verify: per-host
+# snapshot + multi-node bench with idempotence, destroy).
 # Ends with a timing table: each stage's seconds and the ten slowest tests.
 #   scripts/test.sh          everything CI runs (budget: 30 minutes on a fresh 2-core machine)
-#   scripts/test.sh quick    set-up, lint and unit tests only (the inner loop, under 2 minutes)
+#   scripts/test.sh quick    set-up, lint, unit and browser tests only (the inner loop, under 2
+#                            minutes)
 #   scripts/test.sh long     the heavy proofs outside CI (pytest -m long: local whole bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,6 +103,8 @@ case "$mode" in
   quick)
     stage lint scripts/lint.sh
     stage unit run_pytest unit tests/unit
+    stage "test packages" scripts/apt-install.sh chromium
+    stage browser run_pytest browser tests/browser
     ;;
   long)
     stage "integration (long)" run_pytest long tests -m long
@@ -108,6 +112,8 @@ case "$mode" in
   all)
     stage lint scripts/lint.sh
     stage unit run_pytest unit tests/unit
+    stage "test packages" scripts/apt-install.sh chromium
+    stage browser run_pytest browser tests/browser
     stage "integration (local lab)" run_pytest integration tests/integration -m "not long"
     stage "stop the local lab" stop_local_lab
     virtual_lab

@@ -229,6 +229,28 @@ def _write_csv(path: Path, series: list[dict[str, Any]]) -> None:
                 writer.writerow([ts, *(metric.get(k, "") for k in labels), value])
 
 
+def read_series_csv(path: Path) -> list[dict[str, Any]]:
+    """A CSV written by `collect` (metrics/<name>.csv) read back as series: one per label set,
+    each {"metric": labels, "values": [(unix time, value), ...]}; [] if the file is missing.
+    A value that is not a number (Prometheus' NaN for 0/0) is left out."""
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError:
+        return []
+    series: dict[tuple[tuple[str, str], ...], dict[str, Any]] = {}
+    for row in rows:
+        labels = tuple((k, v) for k, v in row.items() if k not in ("timestamp", "value") and v)
+        entry = series.setdefault(labels, {"metric": dict(labels), "values": []})
+        try:
+            ts, value = float(row["timestamp"]), float(row["value"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            entry["values"].append((ts, value))
+    return list(series.values())
+
+
 def service_figures(result: MetricsResult, service: str) -> list[dict[str, Any]]:
     """All entries (one per host) for a service name."""
     return [e for e in result.services.values() if e.get("service") == service]

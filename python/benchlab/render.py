@@ -2,7 +2,8 @@
 
 Every report (the run report, the calibration report, the scale-out report) is a jinja2
 template in `benchlab/templates/` rendered by `render_template`, with these formatters as
-its filters: `num`, `pct`, `mib`, `seconds`, `value`.
+its filters: `num`, `pct`, `mib`, `seconds`, `value`. Markdown templates (`*.md.j2`) are rendered
+as they are; HTML templates (`*.html.j2`, report.html) are autoescaped.
 
 Missing values: None and NaN (what Prometheus answers for 0/0) print as "n/a"; an infinite
 value is a value (a bound the model leaves open) and prints as "inf" / "-inf". Numbers carry
@@ -16,7 +17,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 MISSING = "n/a"
 BYTES_PER_MIB = 1024**2
@@ -85,7 +86,8 @@ def template_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        autoescape=False,  # markdown, not HTML
+        # markdown is written as it is; report.html's templates escape every value
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
     env.filters.update(FILTERS)
     return env

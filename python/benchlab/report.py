@@ -1,4 +1,5 @@
-"""`benchlab report`: metrics from Prometheus, criteria, report.md, and the completed run.json.
+"""`benchlab report`: metrics from Prometheus, criteria, report.md, the completed run.json and
+report.html (benchlab.report_html).
 
 The report has one column per target (system under test); what a target's figures mean
 comes from its package (benchlab.targets.<name>, Target.description). Every figure comes
@@ -8,7 +9,6 @@ never invented.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,11 +18,13 @@ from benchlab.config import ConfigError, RunConfig, parse_config
 from benchlab.criteria import FAIL, PASS, CriterionResult, evaluate, overall
 from benchlab.metrics import MetricsResult, PromClient, collect, service_figures, total_oom_kills
 from benchlab.render import render_template
+from benchlab.report_html import html_or_warning, write_run_html
 from benchlab.restarts import RESTARTS_FILE
 from benchlab.results import (
     ResultsError,
     open_run_dir,
     read_json,
+    read_throughput_csv,
     utc_iso,
     write_json,
     write_text_atomic,
@@ -35,12 +37,8 @@ GIB = 1024**3
 
 
 def peak_per_second(path: Path) -> float | None:
-    try:
-        with path.open(encoding="utf-8") as fh:
-            values = [int(row["records_acked"]) for row in csv.DictReader(fh)]
-    except (OSError, KeyError, ValueError):
-        return None
-    return float(max(values)) if values else None
+    values = [row["records_acked"] for row in read_throughput_csv(path) if "records_acked" in row]
+    return max(values) if values else None
 
 
 @dataclass
@@ -294,7 +292,8 @@ def render(context: dict[str, Any]) -> str:
 def generate_report(
     run_dir: Path, *, client: PromClient | None = None, skip_metrics: bool = False
 ) -> Path:
-    """Write report.md in run_dir and complete run.json. Raises ResultsError for a bad dir."""
+    """Write report.md in run_dir, complete run.json, then write report.html (a failure there is
+    a warning on stderr). Raises ResultsError for a bad dir."""
     open_run_dir(run_dir)
     run = read_json(run_dir / "run.json")
     try:
@@ -380,4 +379,5 @@ def generate_report(
     run["restarts"] = restarts
     run["report"] = {"generated": context["generated"], "path": "report.md"}
     write_json(run_dir / "run.json", run)
+    html_or_warning(lambda: write_run_html(run_dir, context, load))
     return run_dir / "report.md"

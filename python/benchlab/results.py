@@ -6,6 +6,7 @@ run.json and report.md are rewritten, by the run itself and by `benchlab report`
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import secrets
@@ -103,6 +104,20 @@ def resolve_result_dir(item: str, results_root: Path) -> Path:
         f"run {item!r}: no {RUN_FILE} or {SEARCH_FILE} at {path} or {results_root / item}; "
         "fix: give results/<run_id> directories (see `benchlab results list`)"
     )
+
+
+def read_throughput_csv(path: Path) -> list[dict[str, float]]:
+    """timeseries/<target>-throughput.csv: one row per second of load (second, unix_time,
+    records_sent, records_acked, batches_failed, latency_max_ms); [] when missing or
+    unreadable. An empty cell (no batch in that second) is left out of its row."""
+    rows: list[dict[str, float]] = []
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            for row in csv.DictReader(fh):
+                rows.append({k: float(v) for k, v in row.items() if k and v not in (None, "")})
+    except (OSError, ValueError):
+        return []
+    return rows
 
 
 def open_run_dir(path: Path) -> Path:

@@ -4,8 +4,8 @@ SPEC.md section 7 asks it of the Kafka -> Spark -> HDFS pipeline. `benchlab scal
 (benchlab.scaleout_run) runs the same phase once per worker count (`bench.yml -e workers=N`:
 the first N hosts of hdfs_datanodes and spark_workers, recorded as `workers` in each run's
 configuration); this module reads those runs and writes `results/scaleout-<id>/` with
-`report.md`, `report.json` and `scaleout.png` (throughput and end-to-end latency against the
-worker count).
+`report.md`, `report.json`, `scaleout.png` (throughput and end-to-end latency against the
+worker count) and `report.html`.
 
 This is the fixed-phase form: it shows whether the offered rate was kept up with at each
 count. The form that answers the question is the search (`benchlab scaleout run -e
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.render import fmt_num, render_template
+from benchlab.report_html import html_or_warning, write_scaleout_html
 from benchlab.results import (
     RUN_FILE,
     SEARCH_FILE,
@@ -54,7 +55,7 @@ DEFAULT_NOISE = 0.10
 # Scaled services and the inventory group whose first N hosts run them (group_vars/all/run.yml
 # benchlab_worker_groups).
 WORKER_SERVICES = {"hdfs-datanode": "hdfs_datanodes", "spark-worker": "spark_workers"}
-OUTPUT_FILES = ("report.md", "report.json", "scaleout.png")
+OUTPUT_FILES = ("report.md", "report.json", "scaleout.png", "report.html")
 QUESTION = "does adding a worker node raise the distributed throughput?"
 
 
@@ -529,6 +530,14 @@ def write_plot(path: Path, draw: Callable[[Path, Any], None], points: Sequence[A
     return PLOT_FILE
 
 
+def write_outputs(path: Path, markdown: str, doc: dict[str, Any]) -> None:
+    """report.md, then report.json (`doc`), then report.html from `doc` (its failure is a
+    warning: the markdown report is already there)."""
+    write_text_atomic(path / "report.md", markdown)
+    write_json(path / "report.json", doc)
+    html_or_warning(lambda: write_scaleout_html(path, doc))
+
+
 def write_report(
     run_dirs: list[Path],
     results_root: Path,
@@ -574,11 +583,9 @@ def write_report(
     result = answer(points, noise, phases)
     path, report_id = new_report_dir(results_root, out)
     plot = write_plot(path, plot_png, points)
-    write_text_atomic(
-        path / "report.md", render_markdown(report_id, target, points, result, plot, notes)
-    )
-    write_json(
-        path / "report.json",
+    write_outputs(
+        path,
+        render_markdown(report_id, target, points, result, plot, notes),
         {
             "id": report_id,
             "generated": utc_iso(),

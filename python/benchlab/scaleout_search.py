@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.render import fmt_num, fmt_pct, render_template
-from benchlab.results import SEARCH_FILE, read_json, utc_iso, write_json, write_text_atomic
+from benchlab.results import SEARCH_FILE, read_json, utc_iso
 from benchlab.scaleout import (
     QUESTION,
     WORKER_SERVICES,
@@ -26,6 +26,7 @@ from benchlab.scaleout import (
     finite_float,
     new_report_dir,
     worker_count,
+    write_outputs,
     write_plot,
 )
 from benchlab.search.judge import CLIENT
@@ -464,19 +465,16 @@ def write_search_report(
     notes: Sequence[str] = (),
     partial: bool = False,
 ) -> tuple[Path, dict[str, Any]]:
-    """Read the searches, decide, write report.md / report.json / scaleout.png."""
+    """Read the searches, decide, write report.md / report.json / scaleout.png / report.html."""
     points = [load_search_point(d, target) for d in run_dirs]
     if len({p.run_id for p in points}) != len(points):
         raise ScaleoutError("a search is given twice; fix: list each search once")
     result = answer(points, target, floor)
     path, report_id = new_report_dir(results_root, out)
     plot = write_plot(path, plot_png, points)
-    write_text_atomic(
-        path / "report.md",
+    write_outputs(
+        path,
         render_markdown(report_id, target, points, result, plot, notes, floor),
-    )
-    write_json(
-        path / "report.json",
         {
             "id": report_id,
             "generated": utc_iso(),

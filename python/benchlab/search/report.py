@@ -1,4 +1,5 @@
-"""The search's report: report.md with the conclusion, search.png, search.json completed."""
+"""The search's report: report.md with the conclusion, search.png, search.json completed, and
+report.html (benchlab.report_html)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from benchlab.config import parse_config
 from benchlab.render import render_template
+from benchlab.report_html import html_or_warning, write_search_html
 from benchlab.results import (
     PARTIAL_MARKER,
     SEARCH_FILE,
@@ -67,24 +69,22 @@ def plot(doc: dict[str, Any], path: Path) -> bool:
 
 def write_search_report(search_dir: Path, doc: dict[str, Any] | None = None) -> Path:
     """report.md and search.png from search.json (or `doc`, its contents in memory, which
-    gains the conclusion); search.json is rewritten with the conclusion."""
+    gains the conclusion); search.json is rewritten with the conclusion; then report.html."""
     if doc is None:
         doc = read_json(search_dir / SEARCH_FILE)
     config = parse_config(doc["config"])
     answer = conclusion(config, doc)
     has_plot = plot(doc, search_dir / PLOT_FILE)
-    text = render_template(
-        "search.md.j2",
-        {
-            "doc": doc,
-            "s": doc["settings"],
-            "c": answer,
-            "plot": PLOT_FILE if has_plot else None,
-            "partial": (search_dir / PARTIAL_MARKER).exists(),
-            "generated": utc_iso(),
-        },
-    )
-    write_text_atomic(search_dir / "report.md", text)
+    context = {
+        "doc": doc,
+        "s": doc["settings"],
+        "c": answer,
+        "plot": PLOT_FILE if has_plot else None,
+        "partial": (search_dir / PARTIAL_MARKER).exists(),
+        "generated": utc_iso(),
+    }
+    write_text_atomic(search_dir / "report.md", render_template("search.md.j2", context))
     doc["conclusion"] = answer
     write_json(search_dir / SEARCH_FILE, doc)
+    html_or_warning(lambda: write_search_html(search_dir, context))
     return search_dir / "report.md"
