@@ -29,7 +29,7 @@ from benchlab.scaleout import (
     write_outputs,
     write_plot,
 )
-from benchlab.search.judge import CLIENT
+from benchlab.search.judge import CLIENT, reproduced
 from benchlab.search.settings import SearchSettings
 
 SEARCH_RULE = (
@@ -78,8 +78,7 @@ class SearchPoint:
     @property
     def reproduced(self) -> bool:
         """Most runs of the best rate passed (a rate one run in three holds is not one)."""
-        runs, passed = self.best_runs or 0, self.best_runs_passed or 0
-        return runs == 0 or 2 * passed > runs
+        return reproduced(self.best_runs or 0, self.best_runs_passed or 0)
 
     @property
     def usable(self) -> bool:

@@ -47,6 +47,12 @@ SERVER = "server"
 AUDIT_INCOMPLETE = "audit incomplete"
 
 
+def reproduced(runs: int, passed: int) -> bool:
+    """Most runs of a rate passed: a rate that one run in three holds is not sustainable.
+    No runs: nothing to contradict it."""
+    return runs == 0 or 2 * passed > runs
+
+
 def slope(points: Sequence[tuple[float, float]]) -> float | None:
     """The backlog's trend: a least-squares slope over at least 3 points."""
     return least_squares_slope(points, min_points=3)

@@ -14,6 +14,11 @@ Confirmation: a rate fails only when most of its trials fail. After a failing tr
 runs again (role "confirm") until `confirm_failures` + 1 trials at it failed or as many
 passed; a stall of the shared host fails one trial, a real limit fails them all. A pass
 needs no confirmation here: the best rate is run `reruns` times anyway.
+
+Reproduction: once the bracket is closed, the best rate runs until it has `reruns` counted
+trials (role "rerun"). When most of its trials failed (judge.reproduced), the rate was a
+lucky pass at the edge: it counts as failing and the search goes on below it, so the answer
+is a rate most of whose runs held.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from benchlab.results import (
     utc_iso,
     write_json,
 )
-from benchlab.search.judge import CLIENT, TrialVerdict, judge
+from benchlab.search.judge import CLIENT, TrialVerdict, judge, reproduced
 from benchlab.search.plan import RateSearch
 from benchlab.search.settings import SearchSettings
 from benchlab.targets import TargetConfig
@@ -185,7 +190,11 @@ def summarize_target(
     at_best = [t for t in counted if best is not None and t.rate == best]
     stored = [t.verdict.stored_per_s for t in at_best]
     passes = sum(1 for t in at_best if t.verdict.sustainable)
-    failing = next((t for t in counted if fail is not None and t.rate == fail), None)
+    # a failed trial at the first failing rate (a rate not reproduced has passes too)
+    failing = next(
+        (t for t in counted if t.rate == fail and not t.verdict.sustainable),
+        next((t for t in counted if t.rate == fail), None),
+    )
     passed_writers = [t.writers for t in at_best if t.verdict.sustainable and t.writers]
     return {
         "target": target.name,
@@ -292,18 +301,42 @@ class TargetSearch:
             )
         return trial.rate, failed < needed
 
+    def counted_at(self, rate: float) -> list[Trial]:
+        """The trials that count at `rate` (not superseded by more writers)."""
+        return [t for t in self.trials if t.rate == rate and t.more_writers is None]
+
+    def reproduce(self, rate: float) -> bool | None:
+        """Runs `rate` until it has `reruns` counted trials; whether most passed (module
+        docstring). None: interrupted."""
+        while len(self.counted_at(rate)) < self.settings.reruns:
+            if self.should_stop() or self.at_rate(rate, "rerun") is None:
+                return None
+        at = self.counted_at(rate)
+        return reproduced(len(at), sum(t.verdict.sustainable for t in at))
+
     def run(self) -> None:
         rates = RateSearch(self.settings)
-        while not self.should_stop() and (rate := rates.next_rate()) is not None:
-            verdict = self.decided(rate)
-            if verdict is None:
+        not_reproduced: list[float] = []
+        while not self.should_stop():
+            while not self.should_stop() and (rate := rates.next_rate()) is not None:
+                verdict = self.decided(rate)
+                if verdict is None:
+                    break
+                rates.record(*verdict)
+            best = rates.best
+            if best is None or self.should_stop() or self.reproduce(best) is not False:
                 break
-            rates.record(*verdict)
-        for _ in range(self.settings.reruns - 1):
-            if rates.best is None or self.should_stop():
-                break
-            self.at_rate(rates.best, "rerun")
-        self.doc["targets"][self.target.name] = summarize_target(self.target, self.trials, rates)
+            at = self.counted_at(best)
+            passed = sum(t.verdict.sustainable for t in at)
+            self.say(
+                f"{self.target.name}: {best:,.0f}/s passed {passed} of {len(at)} runs: not "
+                "reproduced, searching below it"
+            )
+            not_reproduced.append(best)
+            rates.record(best, False)
+        summary = summarize_target(self.target, self.trials, rates)
+        summary["not_reproduced_per_s"] = not_reproduced
+        self.doc["targets"][self.target.name] = summary
         write_json(self.search_dir / SEARCH_FILE, self.doc)
 
 
