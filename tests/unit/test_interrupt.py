@@ -303,3 +303,57 @@ def test_ctrl_c_on_benchlab_bench_stops_and_fetches_the_run(
     assert (repo / "results" / RUN_ID / "PARTIAL").is_file()
     plugins = cleanup["envvars"]["ANSIBLE_CALLBACK_PLUGINS"]
     assert plugins == str(repo / "plugins" / "callback")
+
+
+# -- the pipeline, interrupted: its streaming job commits what was acknowledged, then stops --
+class FakeJob:
+    def __init__(self) -> None:
+        self.streaming = SimpleNamespace(drain_timeout_s=300.0)
+        self.drains: list[tuple[float | None, bool]] = []
+        self.stopped = 0
+        self.restarts: list[Any] = []
+        self.output = "hdfs://x/benchlab/run"
+        self.starting_offsets = None
+
+    def wait_drained(self, expected: int, end: float, should_stop: Any, timeout_s: Any = None):
+        from benchlab.targets.pipeline.streaming_job import DrainResult
+
+        self.drains.append((timeout_s, should_stop()))
+        return DrainResult(True, expected, expected, 1.0)
+
+    def stop(self) -> int:
+        self.stopped += 1
+        return 0
+
+    def progress(self) -> list[dict[str, Any]]:
+        return []
+
+
+def pipeline_session(job: FakeJob) -> Any:
+    from benchlab.targets.pipeline import PipelineSession
+
+    session = PipelineSession.__new__(PipelineSession)
+    session.job = job  # type: ignore[assignment]
+    session.latency = lambda lines, result: {}  # type: ignore[method-assign]
+    return session
+
+
+def load_result() -> Any:
+    return SimpleNamespace(
+        records_acked=500, end_wall=100.0, t0_wall=90.0, per_second={},
+        load=SimpleNamespace(warmup_s=0.0, duration_s=60.0),
+        summary=lambda: {"throughput_per_s": 50.0, "latency_ms": {}},
+    )  # fmt: skip
+
+
+def test_an_interrupted_pipeline_drains_briefly_before_its_job_stops() -> None:
+    from benchlab.targets.pipeline import INTERRUPTED_DRAIN_S
+
+    job = FakeJob()
+    after = pipeline_session(job).after_load(load_result(), lambda: True)
+    # a bounded drain that the interrupt itself does not cut short, then the stop
+    assert job.drains == [(INTERRUPTED_DRAIN_S, False)] and job.stopped == 1
+    assert after.failed is None and after.figures["streaming"]["job_exit_code"] == 0
+    job = FakeJob()
+    pipeline_session(job).after_load(load_result(), lambda: False)
+    assert job.drains == [(None, False)] and job.stopped == 1  # the normal drain
