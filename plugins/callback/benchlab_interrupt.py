@@ -25,7 +25,8 @@ description:
   - When ansible-playbook exits (Ctrl-C, SIGTERM, a failure) while that marker is still
     there, runs playbooks/interrupt.yml for the run, which stops the load on the load
     generator, writes its report, fetches the partial result and removes the marker.
-  - Turns SIGTERM of the main process into what Ctrl-C does, so the exit handler runs.
+  - Once a run is marked, turns SIGTERM of the main process into what Ctrl-C does, so the
+    exit handler runs.
   - Prints nothing otherwise. Enabled in ansible.cfg (callbacks_enabled).
 requirements:
   - the benchlab package in the repository's python/ directory
@@ -65,15 +66,18 @@ class CallbackModule(CallbackBase):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self._main_pid = os.getpid()
         self._watch = InterruptWatch()
-        # The task queue manager's handler (it tells the workers, then kills this process by
-        # SIGTERM's default action: no exit handlers) is replaced in the main process only.
-        self._previous_term = signal.getsignal(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, self._on_sigterm)
+        self._previous_term: Any = None
         atexit.register(self._at_exit)
 
     # -- results --------------------------------------------------------------------------
     def v2_runner_on_ok(self, result: Any) -> None:
-        self._watch.observe(getattr(result, "result", None) or result._result)
+        marker = self._watch.observe(getattr(result, "result", None) or result._result)
+        if marker is not None and self._previous_term is None:
+            # From the first marker on, SIGTERM goes Ctrl-C's way. The task queue manager's
+            # handler (it tells the workers, then ends this process by SIGTERM's default
+            # action: no exit handlers) is replaced in the main process only.
+            self._previous_term = signal.getsignal(signal.SIGTERM)
+            signal.signal(signal.SIGTERM, self._on_sigterm)
 
     # -- signals and exit -----------------------------------------------------------------
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:

@@ -228,9 +228,11 @@ def test_the_plugin_is_silent_without_a_marker(
     assert capsys.readouterr() == ("", "")
 
 
-def test_the_plugin_turns_sigterm_into_ctrl_c(plugin: ModuleType) -> None:
+def test_the_plugin_turns_sigterm_into_ctrl_c_once_a_run_is_marked(
+    plugin: ModuleType, tmp_path: Path
+) -> None:
     """In the main process SIGTERM goes the way of Ctrl-C (KeyboardInterrupt: exit 99 with
-    exit handlers), not SIGTERM's default death."""
+    exit handlers), not SIGTERM's default death; before a run is marked nothing changes."""
     told: list[int] = []
 
     def on_int(signum: int, _frame: Any) -> None:  # stands for the task queue manager's
@@ -238,7 +240,11 @@ def test_the_plugin_turns_sigterm_into_ctrl_c(plugin: ModuleType) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGINT, on_int)
-    plugin.CallbackModule()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    callback = plugin.CallbackModule()
+    callback.v2_runner_on_ok(SimpleNamespace(result={"changed": True, "dest": "/r/x.json"}))
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    callback.v2_runner_on_ok(SimpleNamespace(result={"dest": str(write_marker(tmp_path))}))
     assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
     with pytest.raises(KeyboardInterrupt):
         signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # type: ignore[operator]
