@@ -281,7 +281,11 @@ def cmd_bench(args: argparse.Namespace, console: Console) -> int:
             _err(console, f"inventory {inv} not found; fix: e.g. --inventory inventory/local")
             return EXIT_BAD_INPUT
         cmdline += ["-i", str(inv)]
-    return run_playbook(repo, args.playbook, extravars, cmdline, console, quiet=args.quiet)
+    stop = StopFlag()  # Ctrl-C: cancel the playbook, then stop and fetch its run
+    stop.install()
+    return run_playbook(
+        repo, args.playbook, extravars, cmdline, console, quiet=args.quiet, cancel=stop
+    )
 
 
 def run_playbook(
@@ -300,17 +304,22 @@ def run_playbook(
 
     `label` prefixes the progress line and the closing line (e.g. "[1/2] workers=1"); `log`
     receives ansible-playbook's output as it comes; `cancel` is polled while the playbook
-    runs (every few seconds): when it returns True the playbook is stopped and the result
-    is EXIT_INTERRUPTED.
+    runs (every few seconds): when it returns True the playbook is stopped (ansible-runner
+    kills its process group), the run it left in progress on the load generators is stopped
+    and fetched (playbooks/interrupt.yml, benchlab.interrupt), and the result is
+    EXIT_INTERRUPTED.
     """
     import tempfile
 
     import ansible_runner
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from benchlab.interrupt import INTERRUPT_PLAYBOOK, InterruptWatch, Marker, inventory_args
+
     counts = {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0, "tasks": 0}
     failures: list[str] = []
     verdict_failures: list[str] = []  # bench.yml's data verdict task (exit EXIT_DATA_FAILED)
+    watch = InterruptWatch()  # the in-progress markers the playbook wrote
     with (
         tempfile.TemporaryDirectory(prefix="benchlab-runner-") as pdd,
         Progress(
@@ -337,6 +346,7 @@ def run_playbook(
                 )
             elif kind == "runner_on_ok":
                 counts["ok"] += 1
+                watch.observe(data.get("res"))
                 counts["changed"] += int(bool(data.get("res", {}).get("changed")))
             elif kind == "runner_on_failed" and not data.get("ignore_errors"):
                 counts["failed"] += 1
@@ -365,7 +375,12 @@ def run_playbook(
                 event_handler=on_event,
                 cancel_callback=cancel,
                 quiet=True,
-                envvars={"ANSIBLE_CONFIG": str(repo / "ansible.cfg")},
+                envvars={
+                    "ANSIBLE_CONFIG": str(repo / "ansible.cfg"),
+                    # ansible-runner sets this variable, which hides ansible.cfg's
+                    # callback_plugins: the kit's plugins come first
+                    "ANSIBLE_CALLBACK_PLUGINS": str(repo / "plugins" / "callback"),
+                },
             )
         except KeyboardInterrupt:
             _err(console, "interrupted")
@@ -374,6 +389,21 @@ def run_playbook(
         _err(console, line)
     console.print(f"{label}{playbook}: {result.status}, rc {result.rc}", highlight=False)
     if result.status == "canceled":
+        # the playbook was killed; its run goes on as an async job on the load generator
+
+        def stop_and_fetch(marker: Marker) -> int:
+            return run_playbook(
+                repo,
+                INTERRUPT_PLAYBOOK,
+                {"benchlab_run_id": marker.run_id},
+                inventory_args(marker),
+                console,
+                quiet=quiet,
+                label=f"{label}interrupted: ",
+                log=log,
+            )
+
+        watch.clean_up(stop_and_fetch, lambda line: console.print(line, highlight=False))
         return EXIT_INTERRUPTED
     if verdict_failures and not failures and not counts["unreachable"]:
         return EXIT_DATA_FAILED  # the run completed; the audit found lost/duplicated records

@@ -177,15 +177,21 @@ def execute(
                     metrics=metrics,
                     on_progress=on_progress,
                 )
-            finally:
-                if should_stop():
-                    session.abort()
+            except BaseException:
+                session.abort()
+                raise
             results[target.name] = result
             write_target_results(run_dir, result)
             if result.status != "complete":
                 status = "partial"
             phase(f"finish {target.name}")
-            after = after_load[target.name] = session.after_load(result, should_stop)
+            # interrupted too (should_stop set): the session ends what it started, e.g. the
+            # pipeline lets its streaming job commit what was acknowledged, briefly, and stops it
+            try:
+                after = after_load[target.name] = session.after_load(result, should_stop)
+            except BaseException:
+                session.abort()
+                raise
             if after.failed:
                 failed.append(target.name)
             phase(f"audit {target.name}")

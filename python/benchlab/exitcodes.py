@@ -4,7 +4,9 @@
 (the kit could not do the run), 2 bad input (nothing changed), 3 sink unreachable,
 10 data verdict FAIL (the run completed and the audit found lost records, duplicates on an
 exactly-once sink, or could not complete: benchlab.verdict), 130 interrupted (partial
-result kept).
+result kept; `benchlab bench` and `benchlab scaleout run` first stop the run on the load
+generator and fetch it: benchlab.interrupt). A plain `ansible-playbook bench.yml` interrupted
+exits with ansible-playbook's own 99, after the same clean-up.
 
 Only the data verdict changes the exit code: a criteria FAIL that is not about data (p99 over
 its threshold, success rate under its threshold, OOM kills) leaves it at 0. When several

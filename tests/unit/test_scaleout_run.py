@@ -32,6 +32,7 @@ from benchlab.exitcodes import (
     EXIT_OK,
     combined,
 )
+from benchlab.interrupt import INTERRUPT_PLAYBOOK, marker_path
 from benchlab.runparams import ParamError
 from benchlab.scaleout_run import (
     BENCH_PLAYBOOK,
@@ -357,12 +358,22 @@ def own_signals() -> Iterator[None]:
 
 
 class FakeAnsibleRunner:
-    """ansible_runner.run as run_playbook calls it: events in, a status and rc out."""
+    """ansible_runner.run as run_playbook calls it: events in, a status and rc out. With
+    `marks`, the interrupted bench.yml marked its run in progress (results/.in-progress/) and
+    interrupt.yml leaves its partial result and removes the marker."""
 
-    def __init__(self, repo: Path, *, interrupt_at: int | None = None, verdict_at: int = 0):
+    def __init__(
+        self,
+        repo: Path,
+        *,
+        interrupt_at: int | None = None,
+        verdict_at: int = 0,
+        marks: bool = False,
+    ):
         self.repo = repo
         self.interrupt_at = interrupt_at
         self.verdict_at = verdict_at
+        self.marks = marks
         self.calls: list[dict[str, Any]] = []
 
     def run(self, **kwargs: Any) -> Any:
@@ -371,9 +382,23 @@ class FakeAnsibleRunner:
         extravars = kwargs["extravars"]
         handler({"event": "playbook_on_task_start", "stdout": "TASK [Run the load]",
                  "event_data": {"play": "Run", "task": "Run the load"}})  # fmt: skip
+        if kwargs["playbook"] == INTERRUPT_PLAYBOOK:
+            run_id = extravars["benchlab_run_id"]
+            make_run(self.repo / "results", self.interrupt_at or 0, run_id=run_id, status="partial")
+            marker_path(self.repo / "results", run_id).unlink()
+            return SimpleNamespace(status="successful", rc=0)
         if kwargs["playbook"] != BENCH_PLAYBOOK:
             return SimpleNamespace(status="successful", rc=0)
         n = extravars["workers"]
+        if n == self.interrupt_at and self.marks:
+            marker = marker_path(self.repo / "results", extravars["benchlab_run_id"])
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(json.dumps({
+                "run_id": extravars["benchlab_run_id"], "inventory": ["/kit/inventory/two"],
+                "loadgen": ["master"], "results_root": "/var/lib/benchlab/results",
+                "config": "/etc/benchlab/runs/x.json", "command": "run"}))  # fmt: skip
+            handler({"event": "runner_on_ok", "event_data": {
+                "host": "master", "res": {"changed": True, "dest": str(marker)}}})  # fmt: skip
         if n == self.interrupt_at:
             os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while this count runs
             assert kwargs["cancel_callback"]() is True
@@ -439,6 +464,36 @@ def test_ctrl_c_stops_the_current_playbook_and_leaves_a_partial_scaleout(
     report = json.loads((out_dir / "report.json").read_text())
     assert report["partial"] is True and [r["workers"] for r in report["runs"]] == [1]
     assert f"ansible-playbook -i {kit / 'inventory' / 'two'} {WORKERS_PLAYBOOK}" in out
+
+
+def test_ctrl_c_stops_the_run_on_the_load_generator_and_reports_its_partial_result(
+    kit: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    own_signals: None,
+) -> None:
+    """The cancelled bench.yml left its run in progress: interrupt.yml stops and fetches it,
+    and the partial scale-out report includes what that run did."""
+    import ansible_runner
+
+    fake = FakeAnsibleRunner(kit, interrupt_at=2, marks=True)
+    monkeypatch.setattr(ansible_runner, "run", fake.run)
+    code = scaleout_run(kit, "--workers", "1,2")
+    out = capsys.readouterr().out
+    assert code == EXIT_INTERRUPTED, out
+    assert [c["playbook"] for c in fake.calls] == [
+        BENCH_PLAYBOOK,
+        BENCH_PLAYBOOK,
+        INTERRUPT_PLAYBOOK,
+    ]
+    run_id = fake.calls[1]["extravars"]["benchlab_run_id"]
+    assert fake.calls[2]["extravars"] == {"benchlab_run_id": run_id}
+    assert fake.calls[2]["cmdline"] == "-i /kit/inventory/two"
+    assert f"benchlab: interrupted: stopping run {run_id} on master" in " ".join(out.split())
+    assert not marker_path(kit / "results", run_id).exists()
+    (out_dir,) = (kit / "results").glob("scaleout-*")
+    report = json.loads((out_dir / "report.json").read_text())
+    assert report["partial"] is True and [r["workers"] for r in report["runs"]] == [1, 2]
 
 
 def test_the_command_refuses_bad_input_with_one_line_and_exit_2(

@@ -499,3 +499,35 @@ def test_a_best_rate_most_of_whose_runs_fail_is_not_the_answer(
 def test_reproduced_needs_most_runs_to_pass() -> None:
     assert reproduced(3, 2) and reproduced(1, 1) and reproduced(0, 0)
     assert not reproduced(5, 2) and not reproduced(2, 1) and not reproduced(3, 1)
+
+
+def test_an_interrupted_search_stops_at_its_trial_and_is_marked_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGINT during a trial (benchlab search under interrupt.yml): the trial's run stops
+    (execute: partial), no further trial or target runs, the search is PARTIAL, and its
+    report is still written."""
+    lab = FakeLab(tmp_path, per_writer=10_000, capacity=10_000)
+    stop = {"flag": False}
+
+    def execute(config: Any, root: Path, **kwargs: Any) -> RunOutcome:
+        outcome = lab.execute(config, root, **kwargs)
+        if lab.n == 2:  # Ctrl-C during the second trial
+            stop["flag"] = True
+            return RunOutcome(outcome.run_dir, "partial", {}, outcome.audits)
+        return outcome
+
+    monkeypatch.setattr(search_run, "execute", execute)
+    monkeypatch.setattr(search_run, "target_resources", lab.resources)
+    config = parse_config(search_doc()["config"])
+    settings = SearchSettings(start_rate=2000, factor=2, max_rate=64_000, reruns=1)
+    search_dir, doc = search_run.search(
+        config, settings, tmp_path / "results", should_stop=lambda: stop["flag"]
+    )
+    assert lab.n == 2 and doc["status"] == "partial"
+    assert [t["n"] for t in doc["trials"]] == [1]  # the interrupted trial is not judged
+    assert list(doc["targets"]) == ["pg"]  # the second target never started
+    assert (search_dir / "PARTIAL").is_file()
+    saved = json.loads((search_dir / "search.json").read_text())
+    assert saved["status"] == "partial"
+    assert write_search_report(search_dir, doc).is_file()

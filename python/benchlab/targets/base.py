@@ -132,7 +132,8 @@ class TargetSession:
         return AfterLoad()
 
     def abort(self) -> None:
-        """The run was interrupted: stop what start() started."""
+        """Stop what start() started, at once: the load or after_load raised (an error, a
+        third Ctrl-C). An interrupted run (should_stop set) ends through after_load instead."""
 
     def audit(self, result: TargetRunResult) -> dict[str, Any]:
         """The audit as a dict (benchlab.audit.AuditResult.as_dict), or {"error": why}."""

@@ -7,6 +7,7 @@ the audit reads the run's Parquet files back (audit.py).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,10 @@ if TYPE_CHECKING:
 
 # Records of the warm-up run id the job commits before the load (StreamingJob.warm_up).
 WARMUP_RECORDS = 200
+# An interrupted run: how long the streaming job gets to commit what Kafka acknowledged before
+# it is stopped (a few trigger intervals), so the partial result's audit finds it in HDFS
+# rather than counting it lost. Bounded by the settings' drain_timeout_s.
+INTERRUPTED_DRAIN_S = 30.0
 
 
 class PipelineSession(TargetSession):
@@ -83,7 +88,14 @@ class PipelineSession(TargetSession):
             return {"error": f"{type(exc).__name__}: {exc}", "basis": BASIS}
 
     def after_load(self, result: TargetRunResult, should_stop: Callable[[], bool]) -> AfterLoad:
-        drain = self.job.wait_drained(result.records_acked, result.end_wall, should_stop)
+        if should_stop():  # interrupted: a short drain of what was acknowledged, then stop
+            limit = min(INTERRUPTED_DRAIN_S, self.job.streaming.drain_timeout_s)
+            until = time.monotonic() + limit
+            drain = self.job.wait_drained(
+                result.records_acked, result.end_wall, lambda: time.monotonic() > until, limit
+            )
+        else:
+            drain = self.job.wait_drained(result.records_acked, result.end_wall, should_stop)
         exit_code = self.job.stop()
         acked = {second: row[1] for second, row in result.per_second.items()}
         lines = self.job.progress()

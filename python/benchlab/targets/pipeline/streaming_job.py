@@ -237,10 +237,17 @@ class StreamingJob:
         return int(progress[-1].get("committed_rows_total", 0)) if progress else 0
 
     def wait_drained(
-        self, expected_rows: int, load_end_wall: float, should_stop: Callable[[], bool]
+        self,
+        expected_rows: int,
+        load_end_wall: float,
+        should_stop: Callable[[], bool],
+        timeout_s: float | None = None,
     ) -> DrainResult:
-        """Wait until the job has committed expected_rows, it dies, or the drain time-out."""
-        deadline = time.monotonic() + self.streaming.drain_timeout_s
+        """Wait until the job has committed expected_rows, it dies, or the drain time-out
+        (timeout_s, default the streaming settings' drain_timeout_s)."""
+        deadline = time.monotonic() + (
+            self.streaming.drain_timeout_s if timeout_s is None else timeout_s
+        )
         committed = self.committed_rows()
         while committed < expected_rows:
             dead = self.process is not None and self.process.poll() is not None
