@@ -26,6 +26,10 @@ from lab_sites import RESULTS_ON_LOADGEN
 
 from benchlab.interrupt import marker_path
 
+# About 2 minutes (bench.yml's lab plays before the load): outside CI's 30-minute budget,
+# in `make test-long`; the unit tests of benchlab.interrupt and the plugin run in CI.
+pytestmark = pytest.mark.long
+
 # bench.yml first brings the lab up (idempotent plays) before its load starts
 START_TIMEOUT_S = 900
 # from SIGINT to the playbook's exit: the current batch, the audit, the report, the fetch
