@@ -181,12 +181,17 @@ def more_writers(trial: Trial, settings: SearchSettings) -> int | None:
     return min(2 * int(writers), settings.max_writers)
 
 
+def counted_trials(trials: list[Trial], rate: float | None = None) -> list[Trial]:
+    """The trials that count (not superseded by more writers), at `rate` when given."""
+    return [t for t in trials if t.more_writers is None and (rate is None or t.rate == rate)]
+
+
 def summarize_target(
     target: TargetConfig, trials: list[Trial], search: RateSearch
 ) -> dict[str, Any]:
     best = search.best
     fail = search.first_fail
-    counted = [t for t in trials if t.more_writers is None]  # not superseded by more writers
+    counted = counted_trials(trials)
     at_best = [t for t in counted if best is not None and t.rate == best]
     stored = [t.verdict.stored_per_s for t in at_best]
     passes = sum(1 for t in at_best if t.verdict.sustainable)
@@ -301,18 +306,13 @@ class TargetSearch:
             )
         return trial.rate, failed < needed
 
-    def counted_at(self, rate: float) -> list[Trial]:
-        """The trials that count at `rate` (not superseded by more writers)."""
-        return [t for t in self.trials if t.rate == rate and t.more_writers is None]
-
-    def reproduce(self, rate: float) -> bool | None:
-        """Runs `rate` until it has `reruns` counted trials; whether most passed (module
+    def reproduce(self, rate: float) -> tuple[int, int] | None:
+        """Runs `rate` until it has `reruns` counted trials; (runs, passed) of them (module
         docstring). None: interrupted."""
-        while len(self.counted_at(rate)) < self.settings.reruns:
+        while len(at := counted_trials(self.trials, rate)) < self.settings.reruns:
             if self.should_stop() or self.at_rate(rate, "rerun") is None:
                 return None
-        at = self.counted_at(rate)
-        return reproduced(len(at), sum(t.verdict.sustainable for t in at))
+        return len(at), sum(t.verdict.sustainable for t in at)
 
     def run(self) -> None:
         rates = RateSearch(self.settings)
@@ -324,12 +324,13 @@ class TargetSearch:
                     break
                 rates.record(*verdict)
             best = rates.best
-            if best is None or self.should_stop() or self.reproduce(best) is not False:
+            if best is None or self.should_stop():
                 break
-            at = self.counted_at(best)
-            passed = sum(t.verdict.sustainable for t in at)
+            runs = self.reproduce(best)
+            if runs is None or reproduced(*runs):
+                break
             self.say(
-                f"{self.target.name}: {best:,.0f}/s passed {passed} of {len(at)} runs: not "
+                f"{self.target.name}: {best:,.0f}/s passed {runs[1]} of {runs[0]} runs: not "
                 "reproduced, searching below it"
             )
             not_reproduced.append(best)
