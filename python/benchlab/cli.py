@@ -24,7 +24,15 @@ from benchlab.exitcodes import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_RUNNING,
     EXIT_UNREACHABLE,
+)
+from benchlab.progress import (
+    LiveFigures,
+    ProgressFile,
+    is_progress_command,
+    job_finished,
+    progress_line,
 )
 from benchlab.render import fmt_num
 
@@ -95,14 +103,24 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
         return EXIT_UNREACHABLE
     stop = StopFlag()
     stop.install()
+    live = ProgressFile.for_run(Path(args.results_root), config.run_id)
+    live.write(None)
 
     def say(text: str) -> None:
         if not args.quiet:
             console.print(text, highlight=False)
 
-    search_dir, doc = search(
-        config, config.search, Path(args.results_root), should_stop=stop, say=say
-    )
+    try:
+        search_dir, doc = search(
+            config,
+            config.search,
+            Path(args.results_root),
+            should_stop=stop,
+            say=say,
+            on_figures=live.update,
+        )
+    finally:
+        live.finish("ended")
     report = write_search_report(search_dir, doc)  # adds doc["conclusion"]
     console.print(doc["conclusion"]["crossover"]["text"], highlight=False)
     for row in doc["conclusion"]["systems"]:
@@ -122,6 +140,16 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     if doc["status"] != "complete":
         return EXIT_INTERRUPTED
     return EXIT_DATA_FAILED if failed else EXIT_OK
+
+
+# -- progress -----------------------------------------------------------------------------
+def cmd_progress(args: argparse.Namespace, console: Console) -> int:
+    """One line of a run's live figures; EXIT_RUNNING while its async job still runs."""
+    path = ProgressFile.for_run(Path(args.results_root), args.run_id).path
+    console.print(progress_line(path), highlight=False, soft_wrap=True)
+    if args.job_file and not job_finished(Path(args.job_file)):
+        return EXIT_RUNNING
+    return EXIT_OK
 
 
 # -- run ----------------------------------------------------------------------------------
@@ -148,6 +176,8 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         return EXIT_UNREACHABLE
     stop = StopFlag()
     stop.install()
+    live = ProgressFile.for_run(Path(args.results_root), config.run_id)
+    live.write(None)
     load = config.load
     total = load.batch_count * load.batch_size
     with Progress(
@@ -162,13 +192,12 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         task = progress.add_task("starting", total=total, info="")
 
         def on_progress(r: Any) -> None:
-            progress.update(
-                task,
-                description=f"{r.target}",
-                completed=r.records_sent,
-                info=f"acked {r.records_acked:,} late {r.batches_late} errors "
-                f"{sum(r.errors.values())}",
-            )
+            progress.update(task, description=f"{r.target}", completed=r.records_sent)
+
+        def on_figures(figures: LiveFigures) -> None:
+            live.update(figures)  # what bench.yml's progress line shows
+            line = figures.line().removeprefix(f"{figures.target} ")
+            progress.update(task, info=line)
 
         def on_phase(text: str) -> None:
             progress.update(task, description=text)
@@ -180,10 +209,16 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
                 should_stop=stop,
                 on_progress=on_progress,
                 on_phase=on_phase,
+                on_figures=on_figures,
             )
         except ConfigError as exc:
+            live.finish("failed")
             _err(console, str(exc))
             return EXIT_BAD_INPUT
+        except BaseException:
+            live.finish("failed")
+            raise
+    live.finish(outcome.status)
     for name, result in outcome.results.items():
         s = result.summary()
         lat = s["latency_ms"]
@@ -344,6 +379,12 @@ def run_playbook(
                 progress.update(
                     task, description=f"{label}{data.get('play', '')}: {data.get('task', '')}"
                 )
+            elif kind == "runner_retry" and is_progress_command(data.get("res", {}).get("cmd")):
+                # bench.yml's progress poll: its line of figures, as ansible-playbook prints it
+                line = str(data["res"].get("stdout") or "").strip()
+                progress.update(task, description=f"{label}{line}")
+                if not quiet and log is None:
+                    console.print(line, highlight=False)
             elif kind == "runner_on_ok":
                 counts["ok"] += 1
                 watch.observe(data.get("res"))
@@ -637,6 +678,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-root", default="/var/lib/benchlab/results")
     p.add_argument("--quiet", action="store_true", help="no line per trial")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "progress",
+        help="print a run's live figures (one line); with --job-file, exit "
+        f"{EXIT_RUNNING} while that Ansible async job runs",
+    )
+    p.add_argument("--results-root", required=True, help="where the run writes its results")
+    p.add_argument("--run-id", required=True)
+    p.add_argument("--job-file", help="the async job's results_file (bench.yml polls with it)")
+    p.set_defaults(func=cmd_progress)
 
     p = sub.add_parser("check-config", help="validate a run configuration without running it")
     p.add_argument("config", help="the run configuration (JSON), e.g. as bench.yml renders it")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import platform
 import socket
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,7 @@ from benchlab import __version__, targets
 from benchlab.config import ConfigError, RunConfig
 from benchlab.exitcodes import EXIT_DATA_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from benchlab.loadgen.runner import LoadgenMetrics, ProgressFn, TargetRunResult, run_load
+from benchlab.progress import REFRESH_S, FiguresFn, LiveFigures, live_figures
 from benchlab.results import (
     PARTIAL_MARKER,
     check_new_run_dir,
@@ -124,6 +128,66 @@ def summary(result: TargetRunResult, after: AfterLoad | None) -> dict[str, Any]:
     return figures
 
 
+class LiveTarget:
+    """A target's live figures for `on_figures`, at most every REFRESH_S seconds."""
+
+    def __init__(self, session: TargetSession, total_s: float, on_figures: FiguresFn | None):
+        self.session = session
+        self.total_s = total_s
+        self.on_figures = on_figures
+        self.last = 0.0
+
+    def stored(self, result: TargetRunResult) -> int | None:
+        try:
+            return self.session.stored_so_far(result)
+        except Exception:  # a progress line is never worth a failed run
+            return None
+
+    def idle(self, stage: str) -> None:
+        """Before the load: nothing due yet."""
+        if self.on_figures is not None:
+            name = self.session.config.name
+            self.on_figures(LiveFigures(name, stage, 0.0, self.total_s, 0, 0, 0, None, None, 0))
+
+    def update(self, result: TargetRunResult, stage: str = "load", force: bool = False) -> None:
+        if self.on_figures is None or (not force and time.monotonic() - self.last < REFRESH_S):
+            return
+        self.last = time.monotonic()
+        self.on_figures(live_figures(result, self.stored(result), stage))
+
+    def progress_fn(self, also: ProgressFn | None) -> ProgressFn:
+        """The load's progress callback: `also` (a progress bar), then these figures."""
+
+        def progressed(result: TargetRunResult) -> None:
+            if also is not None:
+                also(result)
+            self.update(result)
+
+        return progressed
+
+    @contextmanager
+    def ticking(self, result: TargetRunResult, stage: str) -> Iterator[None]:
+        """Refresh the figures while a blocking step runs (the drain, the audit)."""
+        if self.on_figures is None:
+            yield
+            return
+        done = threading.Event()
+
+        def tick() -> None:
+            while True:
+                self.update(result, stage, force=True)
+                if done.wait(REFRESH_S):
+                    return
+
+        thread = threading.Thread(target=tick, name="benchlab-progress", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join(timeout=5)
+
+
 def execute(
     config: RunConfig,
     results_root: Path,
@@ -131,8 +195,12 @@ def execute(
     should_stop: Callable[[], bool] = lambda: False,
     on_progress: ProgressFn | None = None,
     on_phase: Callable[[str], None] | None = None,
+    on_figures: FiguresFn | None = None,
 ) -> RunOutcome:
-    """Preflight must have passed. Creates the run directory and fills it."""
+    """Preflight must have passed. Creates the run directory and fills it.
+
+    `on_progress` gets the running aggregates a few times a second (a progress bar);
+    `on_figures` the live figures every REFRESH_S seconds (bench.yml's progress line)."""
     metrics = start_metrics(config)
     try:
         run_dir = create_run_dir(results_root, config.run_id)
@@ -158,7 +226,9 @@ def execute(
             session: TargetSession = targets.get(target.type).session(
                 target, config.run_id, run_dir
             )
+            live = LiveTarget(session, config.load.duration_s, on_figures)
             phase(f"prepare {target.name}")
+            live.idle("prepare")
             try:
                 session.start(should_stop)
             except TargetNotReady as exc:
@@ -175,7 +245,7 @@ def execute(
                     target.sink,
                     should_stop=should_stop,
                     metrics=metrics,
-                    on_progress=on_progress,
+                    on_progress=live.progress_fn(on_progress),
                 )
             except BaseException:
                 session.abort()
@@ -188,14 +258,16 @@ def execute(
             # interrupted too (should_stop set): the session ends what it started, e.g. the
             # pipeline lets its streaming job commit what was acknowledged, briefly, and stops it
             try:
-                after = after_load[target.name] = session.after_load(result, should_stop)
+                with live.ticking(result, "finish"):
+                    after = after_load[target.name] = session.after_load(result, should_stop)
             except BaseException:
                 session.abort()
                 raise
             if after.failed:
                 failed.append(target.name)
             phase(f"audit {target.name}")
-            audits[target.name] = session.audit(result)
+            with live.ticking(result, "audit"):
+                audits[target.name] = session.audit(result)
             write_json(run_dir / "load.json", summaries())
             write_json(run_dir / "audit.json", audits)
             if status == "partial":

@@ -5,7 +5,8 @@
 10 data verdict FAIL (the run completed and the audit found lost records, duplicates on an
 exactly-once sink, or could not complete: benchlab.verdict), 130 interrupted (partial
 result kept; `benchlab bench` and `benchlab scaleout run` first stop the run on the load
-generator and fetch it: benchlab.interrupt). A plain `ansible-playbook bench.yml` interrupted
+generator and fetch it: benchlab.interrupt). `benchlab progress --job-file` exits 75 while
+the run's job still runs (bench.yml polls it). A plain `ansible-playbook bench.yml` interrupted
 exits with ansible-playbook's own 99, after the same clean-up.
 
 Only the data verdict changes the exit code: a criteria FAIL that is not about data (p99 over
@@ -26,6 +27,8 @@ EXIT_UNREACHABLE = 3
 EXIT_DATA_FAILED = 10
 # 128 + SIGINT, as a shell reports a process ended by Ctrl-C.
 EXIT_INTERRUPTED = 130
+# sysexits' EX_TEMPFAIL ("try again later"): `benchlab progress`, the run still runs.
+EXIT_RUNNING = 75
 
 # How bench.yml's verdict task starts its message; `benchlab bench` maps it to EXIT_DATA_FAILED.
 DATA_VERDICT_PREFIX = "benchlab data verdict: FAIL"
@@ -52,6 +55,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_RUNNING",
     "EXIT_UNREACHABLE",
     "combined",
 ]

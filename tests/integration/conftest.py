@@ -56,6 +56,9 @@ def run_playbook(*args: str, timeout: int = 1800) -> PlaybookRun:
     env = {
         **os.environ,
         "ANSIBLE_FORCE_COLOR": "0",
+        # the kit's own settings (its stdout and interrupt callbacks), as a user runs it, also
+        # under molecule verify, which points ANSIBLE_CONFIG at molecule's ansible.cfg
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
     }
     done = subprocess.run(

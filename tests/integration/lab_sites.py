@@ -23,6 +23,24 @@ SUPERVISORCTL = f"supervisorctl -c {SUPERVISOR_CONFIG}"
 RESULTS_ON_LOADGEN = "/var/lib/benchlab/results"
 # The play of playbooks/bench_run.yml: its tasks change by nature (a new run each time).
 RUN_PLAY = "Run the benchmark from the load generator"
+# bench.yml's live progress line (benchlab.progress.LiveFigures.line, printed by the stdout
+# callback plugins/callback/benchlab.py for each poll while the run's job runs)
+PROGRESS_LINE = re.compile(
+    r"^  \[(?P<host>[^\]]+)\] (?P<target>[\w-]+) (?:\[[^\]]*\] )?"
+    r"(?P<stage>prepare|load|finish|audit) (?P<elapsed>\d+:\d\d)/(?P<total>\d+:\d\d)"
+    r" · due (?P<due>[\d,]+) · acked (?P<acked>[\d,]+) · stored (?P<stored>[\d,]+|n/a)"
+    r" · (?P<rate>[\d,.]+|n/a) acked/s · p99 (?P<p99>[\d,.]+|n/a) ms · errors (?P<errors>[\d,]+)",
+    re.MULTILINE,
+)
+
+
+def progress_lines(stdout: str) -> list[dict[str, str]]:
+    """Every progress line of a bench's output, as its named figures."""
+    return [m.groupdict() for m in PROGRESS_LINE.finditer(stdout)]
+
+
+def count(figure: str) -> int:
+    return int(figure.replace(",", ""))
 
 
 @dataclass(frozen=True)

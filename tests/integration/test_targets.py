@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from conftest import REPO, Lab, run_playbook
+from lab_sites import count, progress_lines
 from pipeline_helpers import produce
 
 from benchlab.cli import main
@@ -120,6 +121,11 @@ def test_pipeline_runs_on_an_inventory_without_postgresql(
         "-e", "duration=10", "-e", f"benchlab_run_id={run_id}",
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    # the live progress line, polled every 10 s while the job ran: the pipeline's figures,
+    # with records acknowledged by Kafka and stored in HDFS once its load has run
+    lines = [p for p in progress_lines(run.stdout) if p["target"] == "pipeline"]
+    assert any(count(p["acked"]) > 0 and p["stored"] != "n/a" for p in lines), run.stdout[-5000:]
+    assert "ASYNC POLL" not in run.stdout and "FAILED - RETRYING" not in run.stdout
     run_dir = REPO / "results" / run_id
     data = json.loads((run_dir / "run.json").read_text())
     assert data["targets"] == ["pipeline"]

@@ -34,6 +34,8 @@ from lab_sites import (  # noqa: E402
     LabSite,
     bench_killing_datanode,
     changed_tasks,
+    count,
+    progress_lines,
 )
 
 VIRTUAL = LabSite("inventory/virtual", "worker1", "master")
@@ -71,6 +73,16 @@ def test_bench_succeeds_with_a_report_of_both_systems(smoke: SmokeRun) -> None:
     match = re.search(r"report: (\S+)/results/(\S+)/report\.md", run.stdout)
     assert match and match.group(2) == smoke.run_dir.name, run.stdout[-3000:]
     assert smoke.report()
+
+
+def test_progress_lines_show_each_target_loading(smoke: SmokeRun) -> None:
+    """While the load runs, bench.yml prints a line of figures every 10 s (the stdout
+    callback): each target is seen loading, from master, with records acknowledged."""
+    lines = progress_lines(smoke.run.stdout)
+    loading = {p["target"] for p in lines if p["stage"] == "load" and count(p["acked"]) > 0}
+    assert loading == {"postgresql", "pipeline"}, smoke.run.stdout[-5000:]
+    assert {p["host"] for p in lines} == {"master"}
+    assert "ASYNC POLL" not in smoke.run.stdout
 
 
 def test_lab_plays_change_nothing_the_second_time(smoke: SmokeRun) -> None:

@@ -26,13 +26,14 @@ from __future__ import annotations
 import dataclasses
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from benchlab.config import LoadConfig, RunConfig
 from benchlab.execute import execute
 from benchlab.metrics import collect
+from benchlab.progress import FiguresFn
 from benchlab.results import (
     PARTIAL_MARKER,
     SEARCH_FILE,
@@ -143,6 +144,7 @@ def run_trial(
     trials_root: Path,
     should_stop: Callable[[], bool],
     writers: int | None = None,
+    on_figures: FiguresFn | None = None,
 ) -> tuple[Trial, str]:
     """One trial; returns it and the run's status (complete, partial)."""
     offered = settings.offered(rate)
@@ -151,6 +153,7 @@ def run_trial(
         trial_config(config, target, settings, offered, run_id, writers),
         trials_root,
         should_stop=should_stop,
+        on_figures=on_figures,
     )
     figures = (read_json(outcome.run_dir / "load.json") or {}).get(target.name, {})
     audit = outcome.audits.get(target.name)
@@ -251,12 +254,16 @@ class TargetSearch:
     say: Say
     trials: list[Trial] = field(default_factory=list)
     writers: int | None = None  # None: the run's `processes`; raised, never lowered
+    on_figures: FiguresFn | None = None  # each trial's live figures, labelled with the trial
 
     def one(self, rate: float, role: str) -> Trial | None:
         """A trial at `rate`; None when it was interrupted (it is not judged)."""
         n = len(self.doc["trials"]) + 1
         name = self.target.name
-        self.say(f"{name}: trial {n} at {self.settings.offered(rate):,.0f} records/s ({role})")
+        offered = self.settings.offered(rate)
+        self.say(f"{name}: trial {n} at {offered:,.0f} records/s ({role})")
+        step = f"trial {n}, {offered:,.0f}/s offered"
+        on_figures = self.on_figures
         trial, status = run_trial(
             self.config,
             self.target,
@@ -267,6 +274,7 @@ class TargetSearch:
             self.search_dir / "trials",
             self.should_stop,
             self.writers,
+            None if on_figures is None else lambda f: on_figures(replace(f, step=step)),
         )
         if status != "complete":
             return None
@@ -348,6 +356,7 @@ def search(
     *,
     should_stop: Callable[[], bool] = lambda: False,
     say: Say = lambda _: None,
+    on_figures: FiguresFn | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Run the search for every target; returns the search directory and search.json."""
     search_dir = create_run_dir(results_root, config.run_id)
@@ -369,7 +378,9 @@ def search(
     }
     write_json(search_dir / SEARCH_FILE, doc)
     for target in config.targets:
-        TargetSearch(config, target, settings, search_dir, doc, should_stop, say).run()
+        TargetSearch(
+            config, target, settings, search_dir, doc, should_stop, say, on_figures=on_figures
+        ).run()
         if should_stop():
             break
     doc["status"] = "partial" if should_stop() else "complete"

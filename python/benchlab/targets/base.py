@@ -131,6 +131,12 @@ class TargetSession:
     def after_load(self, result: TargetRunResult, should_stop: Callable[[], bool]) -> AfterLoad:
         return AfterLoad()
 
+    def stored_so_far(self, result: TargetRunResult) -> int | None:
+        """Records of the run the store holds by now, for the live progress line (cheap: it
+        runs every few seconds). By default what was acknowledged: a store that acknowledges
+        after it commits (PostgreSQL's COMMIT, Kafka's acks=all) holds that much."""
+        return result.records_acked
+
     def abort(self) -> None:
         """Stop what start() started, at once: the load or after_load raised (an error, a
         third Ctrl-C). An interrupted run (should_stop set) ends through after_load instead."""

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from benchlab import fields
 from benchlab.sinks.base import SinkSpec
 from benchlab.sinks.null import NullSink, NullSinkConfig
-from benchlab.targets.base import Description, Target
+from benchlab.targets.base import Description, Target, TargetConfig, TargetSession
+
+if TYPE_CHECKING:
+    from benchlab.loadgen.runner import TargetRunResult
+
+
+class NullSession(TargetSession):
+    def stored_so_far(self, result: TargetRunResult) -> int | None:
+        return None  # nothing is kept
 
 
 class NullTarget(Target):
@@ -23,6 +32,9 @@ class NullTarget(Target):
     def parse(self, entry: dict[str, Any], prefix: str) -> tuple[SinkSpec, Any]:
         sink = fields.mapping(entry, prefix, "sink", required=False)
         return SinkSpec(NullSink, NullSinkConfig.parse(sink, f"{prefix}.sink")), None
+
+    def session(self, config: TargetConfig, run_id: str, work_dir: Path) -> TargetSession:
+        return NullSession(self, config, run_id, work_dir)
 
 
 TARGET = NullTarget()

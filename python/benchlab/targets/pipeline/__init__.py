@@ -62,6 +62,10 @@ class PipelineSession(TargetSession):
             self.job.stop()
             raise TargetNotReady(str(exc)) from exc
 
+    def stored_so_far(self, result: TargetRunResult) -> int | None:
+        """What the streaming job has committed to HDFS (its progress file)."""
+        return self.job.committed_rows()
+
     def abort(self) -> None:
         self.job.stop()
         self.close_reader()
