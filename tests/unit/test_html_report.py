@@ -120,3 +120,21 @@ def test_saved_series_read_back(tmp_path: Path) -> None:
         {"metric": {"host": "h", "service": "pg"}, "values": [(1.0, 0.5), (3.0, 1.0)]}
     ]
     assert read_series_csv(tmp_path / "missing.csv") == []
+
+
+def test_throughput_chart_draws_what_the_pipeline_stored_between_commits(tmp_path: Path) -> None:
+    """Kafka acknowledged 100 records in each second 0..9; at the commits 5 s and 10 s into
+    the load 100 and then 50 of them were still owed: 400, then 950 stored, so 110 stored
+    per second between the commits. PostgreSQL (stored when acknowledged) gets no such line."""
+    (tmp_path / "timeseries").mkdir()
+    for target in ("postgresql", "pipeline"):
+        rows = ["second,unix_time,records_sent,records_acked,batches_failed,latency_max_ms"]
+        rows += [f"{s},{1000 + s},100,100,0,5" for s in range(10)]
+        (tmp_path / "timeseries" / f"{target}-throughput.csv").write_text("\n".join(rows))
+    load = {
+        "postgresql": {"start": 1000.0},
+        "pipeline": {"start": 1000.0, "streaming": {"backlog": [[1005.0, 100], [1010.0, 50]]}},
+    }
+    traces = charts.throughput_over_time(tmp_path, load).figure["data"]
+    assert [t["name"] for t in traces] == ["postgresql", "pipeline", "pipeline stored"]
+    assert traces[2]["x"] == [10.0] and traces[2]["y"] == [pytest.approx(110.0)]
