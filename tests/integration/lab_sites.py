@@ -80,6 +80,16 @@ class LabSite:
 
 
 LOCAL = LabSite(None, "localhost", "localhost")
+# the three-node virtual lab (molecule/virtual): the generator on master, DataNode on worker1
+VIRTUAL = LabSite("inventory/virtual", "worker1", "master")
+VIRTUAL_NAMESPACES = {"benchlab-master", "benchlab-worker1", "benchlab-worker2"}
+
+
+def virtual_lab_is_up() -> bool:
+    """Whether the virtual lab's namespaces exist (roles/virtual_lab: benchlab-<node>)."""
+    done = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
+    names = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
+    return names >= VIRTUAL_NAMESPACES
 
 
 def wait_for_rows_in_hdfs(site: LabSite, run_id: str, bench: Future[PlaybookRun]) -> None:

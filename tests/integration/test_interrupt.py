@@ -13,50 +13,63 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
-from conftest import REPO, VENV_BIN, Lab
-from lab_sites import RESULTS_ON_LOADGEN
+from conftest import REPO, VENV_BIN
+from lab_sites import LOCAL, RESULTS_ON_LOADGEN, VIRTUAL, LabSite, virtual_lab_is_up
 
 from benchlab.interrupt import marker_path
 
-# About 2 minutes (bench.yml's lab plays before the load): outside CI's 30-minute budget,
-# in `make test-long`; the unit tests of benchlab.interrupt and the plugin run in CI.
+# About 2 minutes per inventory (bench.yml's lab plays before the load): outside CI's
+# 30-minute budget, in `make test-long`; the unit tests of benchlab.interrupt and the plugin
+# run in CI. The virtual lab's case needs the lab built (molecule create + converge).
 pytestmark = pytest.mark.long
 
 # bench.yml first brings the lab up (idempotent plays) before its load starts
 START_TIMEOUT_S = 900
 # from SIGINT to the playbook's exit: the current batch, the audit, the report, the fetch
 STOP_BOUND_S = 90
+# The kit's venv on a host that is not the controller (roles/benchlab benchlab_venv)
+HOST_BENCHLAB = "/opt/benchlab/venv/bin/benchlab"
 
 
-def process_of(run_id: str) -> str:
-    """The run's `benchlab run` processes on this host (pgrep -a), '' when none."""
-    done = subprocess.run(
-        ["pgrep", "-a", "-f", f"benchlab (run|search) --config /etc/benchlab/runs/{run_id}.json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout.strip()
+def process_of(site: LabSite, run_id: str) -> str:
+    """The run's `benchlab run` processes on the load generator (pgrep -a), '' when none."""
+    pattern = f"benchlab (run|search) --config /etc/benchlab/runs/{run_id}.json"
+    return site.shell(site.loadgen_host, f"pgrep -a -f {shlex.quote(pattern)} || true").strip()
+
+
+@pytest.fixture(scope="module", params=["local", "virtual"])
+def site(request: pytest.FixtureRequest) -> LabSite:
+    if request.param == "virtual":
+        if not virtual_lab_is_up():
+            pytest.skip("the virtual lab is not up (molecule create + converge -s virtual)")
+        return VIRTUAL
+    request.getfixturevalue("lab")  # the local lab, built by site.yml
+    return LOCAL
 
 
 @pytest.fixture(scope="module")
-def interrupted(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def interrupted(site: LabSite, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     run_id = f"it-interrupt-{uuid.uuid4().hex[:10]}"
     log = tmp_path_factory.mktemp("interrupt") / "bench.log"
-    env = {**os.environ, "ANSIBLE_FORCE_COLOR": "0", "PATH": f"{VENV_BIN}:{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "PATH": f"{VENV_BIN}:{os.environ['PATH']}",
+    }
     argv = [
-        str(VENV_BIN / "ansible-playbook"), "bench.yml", "-e", "phase=smoke",
-        "-e", "target=postgresql", "-e", "duration=60", "-e", f"benchlab_run_id={run_id}",
+        str(VENV_BIN / "ansible-playbook"), *site.inventory_args(), "bench.yml",
+        "-e", "phase=smoke", "-e", "target=postgresql", "-e", "duration=60",
+        "-e", f"benchlab_run_id={run_id}",
     ]  # fmt: skip
-    host_run = Path(RESULTS_ON_LOADGEN) / run_id / "run.json"
+    host_run = f"{RESULTS_ON_LOADGEN}/{run_id}/run.json"
     with log.open("w") as out:
         # its own process group, as a shell runs a foreground job
         bench = subprocess.Popen(
@@ -64,12 +77,12 @@ def interrupted(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         )
         try:
             deadline = time.monotonic() + START_TIMEOUT_S
-            while not host_run.exists():
+            while not site.shell(site.loadgen_host, f"ls {host_run} 2>/dev/null || true").strip():
                 assert bench.poll() is None, log.read_text()[-4000:]
                 assert time.monotonic() < deadline, f"no load within {START_TIMEOUT_S} s"
                 time.sleep(0.5)
             time.sleep(4)  # a few seconds of load, acknowledged batches
-            assert process_of(run_id), "benchlab run is not running"
+            assert process_of(site, run_id), "benchlab run is not running"
             os.killpg(bench.pid, signal.SIGINT)  # Ctrl-C
             sent = time.monotonic()
             rc = bench.wait(timeout=STOP_BOUND_S)
@@ -82,7 +95,7 @@ def interrupted(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         "rc": rc,
         "stopped_s": stopped_s,
         "output": log.read_text(),
-        "left": process_of(run_id),
+        "left": process_of(site, run_id),
     }
 
 
@@ -110,19 +123,22 @@ def test_ctrl_c_stops_the_load_and_fetches_a_partial_result(
 
 
 def test_the_next_run_on_the_load_generator_works(
-    interrupted: dict[str, object], tmp_path: Path
+    site: LabSite, interrupted: dict[str, object]
 ) -> None:
-    """Nothing of the interrupted run holds the generator (its process, the metrics port)."""
-    config = json.loads(Path(f"/etc/benchlab/runs/{interrupted['run_id']}.json").read_text())
-    config["run_id"] = f"{interrupted['run_id']}-next"
+    """Nothing of the interrupted run holds the generator (its process, the metrics port):
+    the same configuration, under a new run id, runs 3 s on the load generator."""
+    run_id = str(interrupted["run_id"])
+    config = json.loads(site.shell(site.loadgen_host, f"cat /etc/benchlab/runs/{run_id}.json"))
+    config["run_id"] = f"{run_id}-next"
     config["load"]["duration_s"] = 3
-    path = tmp_path / "next.json"
-    path.write_text(json.dumps(config))
-    done = subprocess.run(
-        [sys.executable, "-m", "benchlab.cli", "run", "--config", str(path),
-         "--results-root", str(tmp_path), "--quiet", "--no-report"],
-        capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    run = json.loads((tmp_path / config["run_id"] / "run.json").read_text())
+    path, results = f"/tmp/{run_id}-next.json", f"/tmp/{run_id}-next-results"
+    benchlab = str(VENV_BIN / "benchlab") if site is LOCAL else HOST_BENCHLAB
+    site.shell(
+        site.loadgen_host,
+        f"echo {shlex.quote(json.dumps(config))} > {path} && "
+        f"{benchlab} run --config {path} --results-root {results} --quiet --no-report",
+        timeout=180,
+    )
+    run = json.loads(site.shell(site.loadgen_host, f"cat {results}/{run_id}-next/run.json"))
     assert run["status"] == "complete" and run["audit"]["postgresql"]["lost"] == 0
+    site.shell(site.loadgen_host, f"rm -rf {path} {results}")

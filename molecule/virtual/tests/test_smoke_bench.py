@@ -30,15 +30,14 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 from lab_sites import (  # noqa: E402
     RUN_PLAY,
+    VIRTUAL,
     KilledBench,
-    LabSite,
     bench_killing_datanode,
     changed_tasks,
     count,
     progress_lines,
 )
 
-VIRTUAL = LabSite("inventory/virtual", "worker1", "master")
 NAMENODE_INFO = "http://10.213.77.10:9870/jmx?qry=Hadoop:service=NameNode,name=NameNodeInfo"
 
 
