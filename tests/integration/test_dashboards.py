@@ -88,4 +88,3 @@ def test_panel_query_returns_series(lab: Lab, dashboard: str, panel: str, expr: 
 def test_as_run_leaves_no_variable() -> None:
     for _, _, expr in QUERIES:
         assert "$" not in as_run(expr), expr
-
