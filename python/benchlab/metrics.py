@@ -52,6 +52,11 @@ INCREASE_QUERIES: dict[str, str] = {
 }
 
 
+def increase_query(metric: str, window: str) -> str:
+    """An INCREASE_QUERIES counter's whole events over `window` (a PromQL duration)."""
+    return f"round(increase({metric}[{window}]))"
+
+
 class PromClient(Protocol):
     def custom_query_range(
         self, query: str, start_time: datetime, end_time: datetime, step: str
@@ -196,7 +201,7 @@ def collect(
     window = max(1, round(span))
     at = t_end.timestamp()
     for fig, metric in INCREASE_QUERIES.items():
-        q = f"round(increase({metric}[{window}s]))"
+        q = increase_query(metric, f"{window}s")
         try:
             series = client.custom_query(q, params={"time": at}) or []
         except Exception as exc:

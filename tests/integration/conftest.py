@@ -26,6 +26,15 @@ SUPERVISOR_CONFIG: str = yaml.safe_load((REPO / "group_vars/all/kit.yml").read_t
 VENV_BIN = Path(sys.executable).parent
 
 
+# Files that run after all others: test_dashboards.py reads the series the suite's benches
+# left in Prometheus (pytest's own order is by file name).
+RUN_LAST = ("test_dashboards.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name in RUN_LAST)  # stable: the rest keep their order
+
+
 @dataclass(frozen=True)
 class PlaybookRun:
     """Outcome of one ansible-playbook run, with the recap parsed."""
