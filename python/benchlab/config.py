@@ -247,7 +247,7 @@ def parse_config(data: Any) -> RunConfig:
         lab=lab,
         prometheus_url=prom,
         loadgen_metrics_port=port,
-        loadgen_metrics_addr=string(data, "", "loadgen_metrics_addr", "0.0.0.0"),
+        loadgen_metrics_addr=string(data, "", "loadgen_metrics_addr", "127.0.0.1"),
         services=services,
         host_facts=data.get("host_facts") or {},
         versions=data.get("versions") or {},

@@ -17,10 +17,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from conftest import REPO, SUPERVISOR_CONFIG, VENV_BIN, PlaybookRun, run_playbook
+from exposure import kit_pids, kit_ports, loopback_ports, misplaced, parse_ss, secret_leaks
 
 SUPERVISORCTL = f"supervisorctl -c {SUPERVISOR_CONFIG}"
 RESULTS_ON_LOADGEN = "/var/lib/benchlab/results"
+KIT = {
+    **yaml.safe_load((REPO / "group_vars/all/kit.yml").read_text()),
+    **yaml.safe_load((REPO / "group_vars/all/ports.yml").read_text()),
+}
+_PG = yaml.safe_load((REPO / "roles/postgresql/defaults/main.yml").read_text())
+# The generated password: on the controller (postgresql_secrets_dir is REPO/secrets) and
+# on the PostgreSQL host and the load generators.
+PASSWORD_ON_CONTROLLER = REPO / "secrets" / Path(_PG["postgresql_password_file"]).name
+PASSWORD_ON_HOSTS = _PG["postgresql_password_file"]
+# Where a host could write the password by mistake: the kit's logs, the runs' results and
+# Ansible's async job files (bench.yml runs `benchlab run` as an async task).
+HOST_LEAK_DIRS = ("/var/log/benchlab", RESULTS_ON_LOADGEN, "/root/.ansible_async")
+_SUPERVISOR_PIDFILE = Path(
+    yaml.safe_load((REPO / "roles/resource_limits/defaults/main.yml").read_text())[
+        "resource_limits_supervisor_pidfile"
+    ]
+)
 # The play of playbooks/bench_run.yml: its tasks change by nature (a new run each time).
 RUN_PLAY = "Run the benchmark from the load generator"
 # bench.yml's live progress line (benchlab.progress.LiveFigures.line, printed by the stdout
@@ -50,6 +69,11 @@ class LabSite:
     inventory: str | None  # None: ansible.cfg's default inventory (local)
     datanode_host: str  # inventory name of the host whose DataNode is killed
     loadgen_host: str
+    postgresql_host: str = "localhost"
+    hosts: tuple[str, ...] = ("localhost",)
+    # The virtual lab's nodes are network namespaces of this machine, "<prefix><node>": their
+    # sockets are read from here in milliseconds, mid-run, without an Ansible run.
+    netns_prefix: str | None = None
 
     def inventory_args(self) -> list[str]:
         return ["-i", self.inventory] if self.inventory else []
@@ -78,18 +102,63 @@ class LabSite:
     def datanode_pid(self) -> str:
         return self.shell(self.datanode_host, f"{SUPERVISORCTL} pid hdfs-datanode").strip()
 
+    def listening(self) -> dict[str, str]:
+        """`ss -Htlnp` of every host, now."""
+        out = {}
+        for host in self.hosts:
+            if self.inventory is None:
+                argv = ["ss", "-Htlnp"]
+            elif self.netns_prefix:
+                argv = ["ip", "netns", "exec", f"{self.netns_prefix}{host}", "ss", "-Htlnp"]
+            else:
+                out[host] = self.shell(host, "ss -Htlnp")
+                continue
+            out[host] = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        return out
+
+    def address(self, host: str) -> str:
+        """The host's benchlab_host_address."""
+        if self.inventory is None:
+            return "127.0.0.1"
+        if self.netns_prefix:
+            argv = ["ip", "netns", "exec", f"{self.netns_prefix}{host}", "ip", "-4", "-o", "addr",
+                    "show", "eth0"]  # fmt: skip
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        else:
+            out = self.shell(host, "ip -4 -o addr show scope global")
+        return out.split()[3].split("/")[0]
+
+    def password_leaks_on_hosts(self) -> list[str]:
+        """Files on the hosts holding the password (each host greps with its own copy, so the
+        password never travels): the PostgreSQL host and the load generator."""
+        found = []
+        for host in dict.fromkeys((self.postgresql_host, self.loadgen_host)):
+            out = self.shell(
+                host,
+                # grep -f with an empty file would match nothing: no password, no proof.
+                f"test -s {PASSWORD_ON_HOSTS} || {{ echo no password; exit 3; }}; "
+                f"dirs=$(for d in {' '.join(HOST_LEAK_DIRS)}; do [ -d $d ] && echo $d; done); "
+                f'[ -n "$dirs" ] || exit 0; '
+                f"grep -rlF -f {PASSWORD_ON_HOSTS} $dirs; test $? -le 1",
+            )
+            found += [f"{host}:{line}" for line in out.splitlines() if line.strip()]
+        return found
+
 
 LOCAL = LabSite(None, "localhost", "localhost")
-# the three-node virtual lab (molecule/virtual): the generator on master, DataNode on worker1
-VIRTUAL = LabSite("inventory/virtual", "worker1", "master")
-VIRTUAL_NAMESPACES = {"benchlab-master", "benchlab-worker1", "benchlab-worker2"}
+# the three-node virtual lab (molecule/virtual): the generator on master, PostgreSQL and the
+# DataNode killed on worker1
+VIRTUAL = LabSite(
+    "inventory/virtual", "worker1", "master", postgresql_host="worker1",
+    hosts=("master", "worker1", "worker2"), netns_prefix="benchlab-",
+)  # fmt: skip
 
 
 def virtual_lab_is_up() -> bool:
-    """Whether the virtual lab's namespaces exist (roles/virtual_lab: benchlab-<node>)."""
+    """Whether the virtual lab's namespaces exist (roles/virtual_lab: <prefix><node>)."""
     done = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
     names = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
-    return names >= VIRTUAL_NAMESPACES
+    return names >= {f"{VIRTUAL.netns_prefix}{host}" for host in VIRTUAL.hosts}
 
 
 def wait_for_rows_in_hdfs(site: LabSite, run_id: str, bench: Future[PlaybookRun]) -> None:
@@ -113,6 +182,10 @@ class KilledBench:
     run_dir: Path  # results/<run_id> on the controller
     killed_pid: str
     pid_after: str  # the DataNode's pid once the bench was over
+    # `ss -Htlnp` per host while the load ran (just before the kill), and the kit's pids then
+    # on the local inventory (None: a virtual node's sockets are all the kit's or sshd's).
+    listening: dict[str, str]
+    kit_pids: frozenset[int] | None
 
     def json(self, name: str) -> Any:
         return json.loads((self.run_dir / name).read_text())
@@ -146,6 +219,34 @@ class KilledBench:
         assert latency["count"] == audit["pipeline"]["rows_found"], load
         assert load["records_without_commit"] == 0, load
         assert latency["p50_ms"] > ack["p50_ms"] > 0, load
+
+    def assert_sockets_placed(self, site: LabSite) -> None:
+        """While the load ran, every kit socket of every host (the generator's metrics port,
+        the streaming driver's and executors' random ports included) listened on the host's
+        address or loopback, never on a wildcard address (docs/security.md)."""
+        problems = []
+        for host, ss in self.listening.items():
+            found = misplaced(
+                parse_ss(ss), kit_ports=kit_ports(KIT), loopback_ports=loopback_ports(KIT),
+                host_address=site.address(host), kit_pids=self.kit_pids,
+            )  # fmt: skip
+            problems += [f"{host}: {problem}" for problem in found]
+        assert not problems, "; ".join(problems) + f"\n{self.listening}"
+        # Taken mid-run: the generator's metrics endpoint was open on the load generator.
+        port = KIT["benchlab_loadgen_metrics_port"]
+        seen = {sock.port for sock in parse_ss(self.listening[site.loadgen_host])}
+        assert port in seen, f"no listener on {port}: not taken mid-run?\n{self.listening}"
+
+    def assert_password_not_leaked(self, site: LabSite) -> None:
+        """The generated password is in none of: bench.yml's output, the run's results on
+        the controller, the kit's logs, results and Ansible async files on the hosts."""
+        secret = PASSWORD_ON_CONTROLLER.read_text().strip()
+        leaks = secret_leaks(
+            secret, {"bench.yml stdout": self.run.stdout, "bench.yml stderr": self.run.stderr},
+            [self.run_dir],
+        )  # fmt: skip
+        leaks += site.password_leaks_on_hosts()
+        assert not leaks, f"the PostgreSQL password appears in: {leaks}"
 
     def assert_restart_reported(self, host: str) -> None:
         """The killed DataNode on `host` was restarted by supervisord, back in service, and
@@ -183,11 +284,13 @@ def bench_killing_datanode(site: LabSite, run_id: str, *extra: str) -> KilledBen
     with ThreadPoolExecutor(max_workers=1) as pool:
         bench = pool.submit(run_playbook, *bench_args, timeout=2400)
         wait_for_rows_in_hdfs(site, run_id, bench)
+        listening = site.listening()
+        pids = frozenset(kit_pids(_SUPERVISOR_PIDFILE)) if site.inventory is None else None
         killed = site.datanode_pid()
         assert killed.isdigit(), killed
         site.shell(site.datanode_host, f"kill -9 {killed}")
         run = bench.result()
-    return KilledBench(run, REPO / "results" / run_id, killed, site.datanode_pid())
+    return KilledBench(run, REPO / "results" / run_id, killed, site.datanode_pid(), listening, pids)
 
 
 def changed_tasks(stdout: str) -> set[tuple[str, str, str]]:

@@ -60,3 +60,11 @@ def test_one_worker_bench_changes_only_the_run(smoke: KilledBench) -> None:
     assert config["services"]["spark-worker"]["instances"] == 1
     report = (smoke.run_dir / "report.md").read_text()
     assert "| workers | 1 of 1; hdfs_datanodes: localhost; spark_workers: localhost |" in report
+
+
+def test_kit_sockets_listen_on_loopback_only_mid_run(smoke: KilledBench) -> None:
+    smoke.assert_sockets_placed(LOCAL)
+
+
+def test_password_is_in_no_output_result_or_log(smoke: KilledBench) -> None:
+    smoke.assert_password_not_leaked(LOCAL)

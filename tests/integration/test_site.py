@@ -1,5 +1,6 @@
 """site.yml on the local inventory: PostgreSQL in its cgroup, check mode, root group_vars,
-supervisord restarts counted by the exporter. (Idempotence: molecule/virtual's bench.)"""
+supervisord restarts counted by the exporter, what the lab exposes (docs/security.md: loopback
+only, PostgreSQL's door, the password's files). (Idempotence: molecule/virtual's bench.)"""
 
 from __future__ import annotations
 
@@ -11,10 +12,22 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import SUPERVISOR_CONFIG, VENV_BIN, Lab, run_playbook
+import yaml
+from conftest import REPO, SUPERVISOR_CONFIG, VENV_BIN, Lab, run_playbook
+from exposure import kit_pids, kit_ports, loopback_ports, misplaced, parse_ss, pg_first_reply
 
 CG = Path("/sys/fs/cgroup")
 SUPERVISOR = ["supervisorctl", "-c", SUPERVISOR_CONFIG]
+KIT = {
+    **yaml.safe_load((REPO / "group_vars/all/kit.yml").read_text()),
+    **yaml.safe_load((REPO / "group_vars/all/ports.yml").read_text()),
+}
+SUPERVISOR_PIDFILE = Path(
+    yaml.safe_load((REPO / "roles/resource_limits/defaults/main.yml").read_text())[
+        "resource_limits_supervisor_pidfile"
+    ]
+)
+PG_DEFAULTS = yaml.safe_load((REPO / "roles/postgresql/defaults/main.yml").read_text())
 
 
 def metrics() -> str:
@@ -95,3 +108,47 @@ def test_supervisord_restarts_a_killed_service_and_the_exporter_counts_it(
     assert new not in (0, old), "supervisord did not restart node_exporter"
     assert sample(metrics(), "benchlab_service_restarts_total", "node_exporter") == before + 1
     assert sample(metrics(), "benchlab_service_up", "postgresql") == 1.0
+
+
+def test_every_kit_socket_listens_on_loopback_only(lab: Lab) -> None:
+    """The local inventory's benchlab_host_address is 127.0.0.1: every port of ports.yml, and
+    every socket of a kit process, listens there (or on ::1), none on a wildcard address."""
+    ss = subprocess.run(["ss", "-Htlnp"], capture_output=True, text=True, check=True).stdout
+    listeners = parse_ss(ss)
+    ports = kit_ports(KIT)
+    problems = misplaced(
+        listeners, kit_ports=ports, loopback_ports=loopback_ports(KIT),
+        host_address="127.0.0.1", kit_pids=kit_pids(SUPERVISOR_PIDFILE),
+    )  # fmt: skip
+    assert not problems, "; ".join(problems) + "\n" + ss
+    # Not vacuous: the lab's services were there to be judged (the generator's port is open
+    # only during a run).
+    seen = {sock.port for sock in listeners}
+    missing = {name for port, name in ports.items() if port not in seen}
+    assert missing <= {"benchlab_loadgen_metrics_port"}, missing
+
+
+def test_postgresql_admits_only_the_benchmark_role_with_scram(lab: Lab) -> None:
+    """pg_hba.conf: the benchmark role into its database from the load generator (here
+    127.0.0.1) with SCRAM; the superuser only over the local socket; nothing else."""
+    port = KIT["postgresql_port"]
+    user, database = PG_DEFAULTS["postgresql_user"], PG_DEFAULTS["postgresql_database"]
+    assert pg_first_reply("127.0.0.1", port, user, database) == "scram-sha-256"
+    for who, db in (("postgres", "postgres"), (user, "postgres"), ("nobody", database)):
+        reply = pg_first_reply("127.0.0.1", port, who, db)
+        assert reply.startswith("rejected: no pg_hba.conf entry"), (who, db, reply)
+
+
+def test_generated_password_is_kept_private(lab: Lab) -> None:
+    """0600 files in 0700 directories, on the controller (secrets/) and on the hosts."""
+    secrets_dir = REPO / "secrets"
+    host_file = Path(PG_DEFAULTS["postgresql_password_file"])
+    for path, mode in (
+        (secrets_dir, 0o700),
+        (secrets_dir / host_file.name, 0o600),
+        (host_file.parent, 0o700),
+        (host_file, 0o600),
+    ):
+        actual = path.stat().st_mode & 0o7777
+        assert actual == mode, f"{path}: mode {actual:04o}, expected {mode:04o}"
+    assert host_file.stat().st_uid == 0, f"{host_file} is not root's"

@@ -58,6 +58,8 @@ def test_build_command(tmp_path: Path) -> None:
     assert cmd[cmd.index("--deploy-mode") + 1] == "client"
     assert cmd[cmd.index("--jars") + 1].split(",") == jars
     assert "spark.driver.host=127.0.0.1" in cmd
+    # no driver web UI (docs/security.md): Spark would bind it to every interface
+    assert "spark.ui.enabled=false" in cmd
     job = cmd.index(str(JOB_FILE))
     tail = cmd[job + 1 :]
     assert tail[tail.index("--output") + 1] == "hdfs://127.0.0.1:8020/benchlab/r1"

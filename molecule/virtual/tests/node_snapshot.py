@@ -1,7 +1,9 @@
 """Runs ON a virtual node: prints, as JSON, everything test_services.py checks there.
 
-Argument: base64 of a JSON request {supervisor_config, cgroup_parent, services, private_dirs}.
-Standard library only (it runs with the node's python3, outside the kit's venv).
+Argument: base64 of a JSON request {supervisor_config, cgroup_parent, services, private_dirs,
+secret_files, pg: {host, port, probes: [[user, database], ...]}}. Standard library only (it
+runs with the node's python3, outside the kit's venv), plus tests/integration/exposure.py,
+copied beside it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+from benchlab_exposure import pg_first_reply
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -28,6 +33,25 @@ def listening() -> list[tuple[str, int]]:
     for line in run("ss", "-Htln").splitlines():
         address, _, port = line.split()[3].rpartition(":")
         out.append((address.strip("[]").removeprefix("::ffff:"), int(port)))
+    return out
+
+
+def file_mode(path: str) -> str | None:
+    """Octal mode and owner of a file ("0600 root"), None when absent."""
+    file = Path(path)
+    if not file.exists():
+        return None
+    return f"{file.stat().st_mode & 0o7777:04o} {file.owner()}"
+
+
+def pg_replies(pg: dict[str, Any]) -> dict[str, str]:
+    """PostgreSQL's first reply to this node, per "user@database" probed."""
+    out = {}
+    for user, database in pg["probes"]:
+        try:
+            out[f"{user}@{database}"] = pg_first_reply(pg["host"], pg["port"], user, database)
+        except OSError as exc:
+            out[f"{user}@{database}"] = f"unreachable: {exc}"
     return out
 
 
@@ -81,6 +105,8 @@ def main() -> None:
         "address": addresses[3].split("/")[0] if len(addresses) > 3 else "",
         "listening": listening(),
         "services": {name: service(request, name) for name in request["services"]},
+        "secret_files": {path: file_mode(path) for path in request["secret_files"]},
+        "pg": pg_replies(request["pg"]),
     }
     print(json.dumps(snapshot))
 

@@ -123,3 +123,13 @@ def test_records_crossed_hosts(smoke: SmokeRun) -> None:
 
 def test_killed_datanode_restarted_and_reported(smoke: SmokeRun) -> None:
     smoke.assert_restart_reported("worker1")
+
+
+def test_every_socket_listens_on_its_node_address_or_loopback_mid_run(smoke: SmokeRun) -> None:
+    """Taken while the load ran: the generator, the streaming driver on master and the
+    executors on the workers included (test_services.py checks the idle lab)."""
+    smoke.assert_sockets_placed(VIRTUAL)
+
+
+def test_password_is_in_no_output_result_or_log(smoke: SmokeRun) -> None:
+    smoke.assert_password_not_leaked(VIRTUAL)

@@ -83,8 +83,10 @@ def build_command(spec: SubmitSpec) -> list[str]:
     conf = {
         "spark.driver.host": spec.driver_host,
         "spark.driver.bindAddress": spec.driver_host,
+        # No driver web UI: nothing reads it, and Spark would bind it to SPARK_LOCAL_IP, or to
+        # every interface where that is unset (docs/security.md).
+        "spark.ui.enabled": "false",
         "spark.sql.streaming.metricsEnabled": "true",
-        "spark.ui.prometheus.enabled": "true",
         "spark.sql.shuffle.partitions": "2",
         **dict(spec.conf),
     }

@@ -25,6 +25,9 @@ def local_spark(app: str = "benchlab-hdfs-audit", master: str = "local[1]") -> A
         SparkSession.builder.master(master)
         .appName(app)
         .config("spark.ui.enabled", "false")
+        # Local mode talks to itself only: its RPC and block manager stay on loopback.
+        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", "127.0.0.1")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.memory", "512m")
         .getOrCreate()
