@@ -72,6 +72,6 @@ def _unreadable(run_dir: Path, host_dir: Path, report: Path, exc: Exception) -> 
     return ParseError(
         what,
         f"the newest calibration of this host cannot be read; fix: rerun "
-        f"`benchlab calibrate report --run-dir {run_dir}` (or calibrate.yml), or move "
+        f"benchlab calibrate report --run-dir {run_dir} (or calibrate.yml), or move "
         f"{run_dir} out of the results folder",
     )
