@@ -120,7 +120,7 @@ def prepare_files(root: Path) -> None:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    good = module.GOOD  # the documented run configuration (tests/unit/test_config.py)
+    config_good = module.GOOD  # the documented run configuration (tests/unit/test_config.py)
 
     results = root / "results"
     good = FIXTURE_RUN.read_text(encoding="utf-8")
@@ -135,13 +135,13 @@ def prepare_files(root: Path) -> None:
     for host, text in [("localhost", '{"device": {"B_w": 1'), ("otherhost", '{"device": {}}')]:
         (calibration / host).mkdir(parents=True)
         (calibration / host / "report.json").write_text(text, encoding="utf-8")
-    configs: dict[str, str] = {"truncated": json.dumps(good, indent=1)[:120]}
+    configs: dict[str, str] = {"truncated": json.dumps(config_good, indent=1)[:120]}
     for name, change in [
         ("unit", lambda c: c["load"].update(duration_s="60s")),
         ("misspelt", lambda c: c["load"].update(duration=c["load"].pop("duration_s"))),
         ("type", lambda c: c["targets"][0].update(type="mongodb")),
     ]:
-        config = copy.deepcopy(good)
+        config = copy.deepcopy(config_good)
         change(config)
         configs[name] = json.dumps(config, indent=1)
     for name, text in configs.items():
@@ -347,8 +347,8 @@ def line_pattern(case: Case) -> re.Pattern[str]:
         "repo": re.escape(str(REPO)),
         "n": r"[0-9][0-9.]*",
         "any": r".+?",
-        "files": r"\S+/bad-input-files[0-9]*",
-        "inventory_dir": r"\S+/bad-input-inventories[0-9]*/" + re.escape(case.id),
+        "files": r"/\S*bad-input-files[^/\s]*",
+        "inventory_dir": r"/\S*bad-input-inventories[^/\s]*/" + re.escape(case.id),
     }
     parts = re.split(r"\{(" + "|".join(values) + r")\}", case.line)
     return re.compile(
