@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -264,14 +264,22 @@ def command_args(case: Case, values: dict[str, str]) -> list[str]:
 
 
 def run_case(case: Case, files: Path, inventories: Path) -> Outcome:
+    """The row run (inside its setup, if it has one); what it touched is looked at outside."""
+    watched = (RESULTS, files)
+    before = snapshot(*watched)
+    with SETUPS[case.setup]() if case.setup in SETUPS else nullcontext():
+        outcome = run_row(case, files, inventories)
+    outcome.touched = changed_paths(before, snapshot(*watched))
+    return outcome
+
+
+def run_row(case: Case, files: Path, inventories: Path) -> Outcome:
     values = {"repo": str(REPO), "files": str(files)}
     if case.setup.startswith("inventory: "):
         values["inventory"] = str(
             write_inventory(inventories / case.id, case.setup.split(": ", 1)[1])
         )
     args = command_args(case, values)
-    watched = (RESULTS, files)
-    before = snapshot(*watched)
     start = time.monotonic()
     recap = None
     if case.how == "playbook":
@@ -297,9 +305,7 @@ def run_case(case: Case, files: Path, inventories: Path) -> Outcome:
             check=False,
         )
         returncode, output = done.returncode, done.stdout + done.stderr
-    outcome = Outcome(returncode, output, recap, seconds=time.monotonic() - start)
-    outcome.touched = changed_paths(before, snapshot(*watched))
-    return outcome
+    return Outcome(returncode, output, recap, seconds=time.monotonic() - start)
 
 
 SETUPS: dict[str, Callable[[], AbstractContextManager[None]]] = {
@@ -327,8 +333,7 @@ def outcomes(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ou
             ):
                 found[case.id] = outcome
         for case in (c for c in CASES if c.setup in ALONE):
-            with SETUPS[case.setup]():
-                found[case.id] = run_case(case, files, inventories)
+            found[case.id] = run_case(case, files, inventories)
     finally:
         shutil.rmtree(EARLIER)
     wall = time.monotonic() - start
