@@ -264,7 +264,8 @@ def cmd_report(args: argparse.Namespace, console: Console) -> int:
     try:
         path = generate_report(Path(args.run_dir), skip_metrics=args.skip_metrics)
     except ResultsError as exc:
-        _err(console, f"{exc}; fix: give --run-dir results/<run_id>")
+        text = str(exc)
+        _err(console, text if "fix:" in text else f"{text}; fix: give --run-dir results/<run_id>")
         return EXIT_BAD_INPUT
     console.print(f"report: {path}", highlight=False)
     return EXIT_OK
@@ -487,6 +488,10 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
         return EXIT_OK
     path = root / args.run_id
     found = entry(path) if path.is_dir() else None
+    unreadable = unreadable_record(path) if path.is_dir() and found is None else None
+    if unreadable:
+        _err(console, f"results {args.run_id!r}: {unreadable}")
+        return EXIT_BAD_INPUT
     if found is None:
         _err(console, f"no results {args.run_id!r} under {root}; fix: see `benchlab results list`")
         return EXIT_BAD_INPUT
@@ -500,6 +505,28 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
     text = show_text(path, found.kind)
     console.print(text, markup=False, highlight=False, soft_wrap=True)
     return EXIT_OK
+
+
+def unreadable_record(path: Path) -> str | None:
+    """Why a run's or search's record in `path` cannot be read (hand-edited, truncated), or None
+    when the directory holds none."""
+    from benchlab.results import RUN_FILE, SEARCH_FILE, ResultsError, read_json
+
+    for name in (RUN_FILE, SEARCH_FILE):
+        if not (path / name).is_file():
+            continue
+        try:
+            doc = read_json(path / name)
+        except ResultsError as exc:
+            return str(exc)
+        return (
+            f"{path / name} is not a {'run' if name == RUN_FILE else 'search'} record (a JSON "
+            "object with its config); fix: restore it from a copy of that results directory, "
+            "or move the directory out of the results folder"
+            if not isinstance(doc, dict) or not isinstance(doc.get("config"), dict)
+            else f"{path / name} could not be summarised; fix: benchlab report --run-dir {path}"
+        )
+    return None
 
 
 def show_text(path: Path, kind: str) -> str:

@@ -115,8 +115,26 @@ def _bounded(data: dict[str, Any], key: str, default: Any = ...) -> Any:
     )
 
 
+# The fields of a run configuration's `load`; another (a hand edit's "duration" for
+# "duration_s") is refused rather than ignored, which would run with the default.
+LOAD_KEYS = (
+    "batch_size",
+    "interval_s",
+    "duration_s",
+    "record_bytes",
+    "processes",
+    "late_after_ms",
+    "drain_s",
+    "seed",
+    "warmup_s",
+)
+
+
 def parse_load(data: dict[str, Any]) -> LoadConfig:
     p = "load"
+    for key in data:
+        if key not in LOAD_KEYS:
+            raise ConfigError(f"{p}.{key}", "is not a field of load", f"use {', '.join(LOAD_KEYS)}")
     return LoadConfig(
         batch_size=_bounded(data, "batch_size"),
         interval_s=_bounded(data, "interval_s"),

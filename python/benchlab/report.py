@@ -296,10 +296,19 @@ def generate_report(
     a warning on stderr). Raises ResultsError for a bad dir."""
     open_run_dir(run_dir)
     run = read_json(run_dir / "run.json")
+    if not isinstance(run, dict) or not isinstance(run.get("config"), dict):
+        raise ResultsError(
+            f"{run_dir}/run.json is not a run record (a JSON object with its config); fix: "
+            "restore it from a copy of that results directory, or move the directory out of "
+            "the results folder"
+        )
     try:
         config = parse_config(run["config"])
     except (ConfigError, KeyError, TypeError) as exc:
-        raise ResultsError(f"{run_dir}/run.json holds no usable configuration: {exc}") from exc
+        raise ResultsError(
+            f"{run_dir}/run.json holds no usable configuration ({exc}); fix: restore it from a "
+            "copy of that results directory"
+        ) from exc
     load = read_json(run_dir / "load.json") or run.get("load") or {}
     audit = read_json(run_dir / "audit.json") or run.get("audit") or {}
     starts = [s["start"] for s in load.values() if s.get("start")]

@@ -15,12 +15,15 @@ from .parsers import ParseError
 __all__ = ["ParseError", "latest_device_figures"]
 
 
-def latest_device_figures(results_root: Path, host: str) -> dict | None:
+def latest_device_figures(results_root: Path, host: str, *, strict: bool = False) -> dict | None:
     """The newest calibration's device figures for ``host``, or None.
 
     Returns ``{"calibration_id", "B_w", "B_r", "B_eff", "B_mix"}`` in MiB/s (B_eff
     and B_mix may be None when phase B or the mixed fio run is missing). Unreadable
     calibrations are skipped, never raised: the benchmark report must not fail on them.
+    With ``strict`` (``python -m benchlab.calibration figures``, bench.yml's lookup) the
+    newest calibration of the host that cannot be read raises ParseError naming the file
+    and the fix, instead of an older calibration being used without a word.
     """
     from . import analysis  # local import keeps `import benchlab.calibration` light
 
@@ -42,7 +45,9 @@ def latest_device_figures(results_root: Path, host: str) -> dict | None:
                     "B_mix": dev.get("B_mix"),
                 }
             device = analysis.load_device(host_dir) if host_dir.is_dir() else None
-        except (ParseError, OSError, ValueError, KeyError, TypeError):
+        except (ParseError, OSError, ValueError, KeyError, TypeError) as exc:
+            if strict:
+                raise _unreadable(run_dir, host_dir, report, exc) from exc
             continue
         if device is not None:
             return {
@@ -53,3 +58,20 @@ def latest_device_figures(results_root: Path, host: str) -> dict | None:
                 "B_mix": device.b_mix,
             }
     return None
+
+
+def _unreadable(run_dir: Path, host_dir: Path, report: Path, exc: Exception) -> ParseError:
+    if isinstance(exc, ParseError):
+        what = str(exc)
+    elif isinstance(exc, json.JSONDecodeError):
+        what = f"{report}:{exc.lineno}: not valid JSON ({exc.msg})"
+    elif isinstance(exc, KeyError | TypeError):
+        what = f"{report}: no device figures (device.B_w, device.B_r)"
+    else:
+        what = f"{host_dir}: {exc}"
+    return ParseError(
+        what,
+        f"the newest calibration of this host cannot be read; fix: rerun "
+        f"benchlab calibrate report --run-dir {run_dir} (or calibrate.yml), or move "
+        f"{run_dir} out of the results folder",
+    )

@@ -68,7 +68,14 @@ def _report(args: argparse.Namespace) -> int:
 def _figures(args: argparse.Namespace) -> int:
     from . import latest_device_figures
 
-    print(json.dumps({host: latest_device_figures(args.results_root, host) for host in args.host}))
+    print(
+        json.dumps(
+            {
+                host: latest_device_figures(args.results_root, host, strict=True)
+                for host in args.host
+            }
+        )
+    )
     return EXIT_OK
 
 
