@@ -204,20 +204,23 @@ def stored_over_time(
         t = float(commit) - float(start)
         before = sum(n for second, n in acked.items() if second < math.floor(t))
         points.append((t, before - float(owed)))
+    # each rate holds over its interval between two commits: a step from the first commit
     x, y = [], []
     for (t0, stored0), (t1, stored1) in itertools.pairwise(points):
         if t1 > t0:
-            x.append(round(t1, 3))
+            x.append(round(t0, 3))
             y.append((stored1 - stored0) / (t1 - t0))
     if not x:
         return None
+    x.append(round(points[-1][0], 3))
+    y.append(y[-1])
     return {
         "type": "scatter",
-        "mode": "lines+markers",
+        "mode": "lines",
         "name": f"{target} stored",
         "x": x,
         "y": y,
-        "line": {"color": colour(i), "width": 1.5, "dash": "dash", "shape": "vh"},
+        "line": {"color": colour(i), "width": 1.5, "dash": "dot", "shape": "hv"},
     }
 
 
@@ -237,7 +240,7 @@ def throughput_over_time(run_dir: Path, load: Mapping[str, Mapping[str, Any]]) -
     return _captioned(
         chart,
         f"Records the sink acknowledged per second, the mean of the last {THROUGHPUT_MEAN_S} s "
-        "at each second of load; dashed, for a store that commits after it acknowledges (the "
+        "at each second of load; dotted, for a store that commits after it acknowledges (the "
         "pipeline: Kafka acknowledges, HDFS stores), the records stored per second between its "
         "commits.",
     )
