@@ -142,3 +142,30 @@ def test_the_callback_prints_each_progress_poll_as_its_line(
 
 def test_ansible_cfg_sets_the_callback_as_stdout() -> None:
     assert "stdout_callback = benchlab" in (REPO / "ansible.cfg").read_text()
+
+
+def test_benchlab_bench_shows_the_same_progress_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`benchlab bench` drives bench.yml through ansible-runner: each progress poll arrives as a
+    runner_retry event, and its line is printed as ansible-playbook would print it."""
+    import ansible_runner
+    from rich.console import Console
+
+    from benchlab.cli import run_playbook
+
+    line = "postgresql load 0:40/2:00 · due 66,700 · acked 66,500 · stored 66,500"
+
+    def fake_run(**kwargs: Any) -> Any:
+        handler = kwargs["event_handler"]
+        poll = {"cmd": ["/x/bin/benchlab", "progress", "--run-id=r"], "stdout": line + "\n"}
+        other = {"cmd": ["curl", "x"], "stdout": "not a progress line"}
+        for res in (poll, other):
+            handler({"event": "runner_retry", "event_data": {"host": "localhost", "res": res}})
+        return SimpleNamespace(status="successful", rc=0)
+
+    monkeypatch.setattr(ansible_runner, "run", fake_run)
+    console = Console(record=True, width=200, force_terminal=False)
+    assert run_playbook(tmp_path, "bench.yml", {}, [], console) == 0
+    shown = console.export_text()
+    assert line in shown and "not a progress line" not in shown
