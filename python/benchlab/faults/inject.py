@@ -80,8 +80,12 @@ def ansible_shell(repo: Path, inventory: Path, host: str, cmd: str) -> tuple[int
                 out += [str(res.get("stdout") or ""), str(res.get("stderr") or "")]
                 if res.get("msg") and not res.get("stdout"):
                     out.append(str(res["msg"]))
-        if rc is None:
+        if rc is None:  # no host result: ansible itself failed (not found, bad inventory)
             rc = result.rc or None
+            try:
+                out.append(result.stdout.read()[-1000:])
+            except (OSError, AttributeError):
+                out.append(f"ansible-runner status {result.status}")
         return rc, "\n".join(x for x in out if x).strip()
 
 
