@@ -57,8 +57,9 @@ echo "killed streaming driver pid $pid (process group $pgid)"
 
 def oom_command(service: str) -> str:
     """Lower the kit cgroup's memory limit step by step to what the kernel cannot reclaim (a
-    lower write fails with EBUSY), hold it until an OOM kill or OOM_WAIT_S, then put the kit's
-    configured limit back (from cgroups.d, also on any failure: the trap)."""
+    lower write fails with EBUSY; no swap takes the service's pages), hold it at the usage
+    until an OOM kill or OOM_WAIT_S, then put the kit's configured limit back (from
+    cgroups.d, also on any failure: the trap)."""
     s = shlex.quote(service)
     return f"""set -u
 . {CGROUP_CONF_DIR}/{s}.conf
@@ -83,9 +84,10 @@ end=$(( $(date +%s) + {OOM_WAIT_S} ))
 while [ "$(ooms)" = "$before" ] && [ "$(date +%s)" -lt "$end" ]; do
   now=$(cat "$usage"); next=$(( now - {OOM_STEP_BYTES} ))
   [ "$next" -lt {OOM_STEP_BYTES} ] && next={OOM_STEP_BYTES}
-  # a lower limit than what can be reclaimed is refused (EBUSY): step back up, retry
-  echo "$next" > "$limit" 2>/dev/null \
-    || echo $(( now + {OOM_STEP_BYTES} )) > "$limit" 2>/dev/null || true
+  # a limit under what can be reclaimed is refused (EBUSY): then the limit at the usage
+  # itself (never above the limit: usage cannot exceed it); the next page the service needs
+  # beyond what reclaim frees is the OOM
+  echo "$next" > "$limit" 2>/dev/null || echo "$now" > "$limit" 2>/dev/null || true
   sleep 0.2
 done
 after=$(ooms)
