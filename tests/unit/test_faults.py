@@ -267,3 +267,13 @@ def test_partition_skipped_off_the_virtual_lab(tmp_path: Path) -> None:
                      veth=lambda host: False)  # fmt: skip
     assert [p.fault.name for p in plan.faults] == ["postgresql_kill"]
     assert "partition: skipped" in plan.skipped[0]
+
+
+def test_an_oom_strike_counts_from_the_kill() -> None:
+    def shell(repo: Path, inv: Path, host: str, cmd: str) -> tuple[int | None, str]:
+        if "oom_control" not in cmd:
+            return 0, "restored"
+        return 0, "injected_at=100.0\nstruck_at=107.5\noom_kills=1 lowest_limit=1"
+
+    done = inject(BY_NAME["postgresql_oom"], REPO, LOCAL, "localhost", "r", shell=shell)
+    assert done.injected_wall == 107.5 and done.restored == "rc 0: restored"

@@ -2,7 +2,8 @@
 
 Every command prints `injected_at=<epoch seconds>` the moment it strikes (the host's clock,
 the one its services' restart log and the load generator use on the local and virtual labs)
-and exits non-zero with one line when it could not strike.
+and exits non-zero with one line when it could not strike. The OOM fault also prints
+`struck_at=` when it sees the kernel's OOM kill (within 0.2 s): the fault's time is that one.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ while [ "$(ooms)" = "$before" ] && [ "$(date +%s)" -lt "$end" ]; do
   sleep 0.2
 done
 after=$(ooms)
+echo "struck_at=$(date +%s.%N)"
 echo "oom_kills=$(( after - before )) lowest_limit=$(cat $limit)"
 [ "$after" != "$before" ] || {{ echo "{service}: no OOM kill within {OOM_WAIT_S} s"; exit 4; }}
 """

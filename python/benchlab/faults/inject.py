@@ -18,6 +18,7 @@ from benchlab.faults.catalogue import PARTITION, Fault
 
 KIT_VARS = "group_vars/all/kit.yml"
 INJECTED = re.compile(r"^injected_at=([0-9]+(?:\.[0-9]+)?)$", re.MULTILINE)
+STRUCK = re.compile(r"^struck_at=([0-9]+(?:\.[0-9]+)?)$", re.MULTILINE)
 
 
 @dataclass
@@ -117,7 +118,8 @@ def inject(
         if undo is not None:
             urc, uout = shell(repo, where, pattern, undo)
             restored = f"rc {urc}: {uout}"[:300]
-    found = INJECTED.search(out)
+    # the moment the fault hit: an OOM strike's kill (struck_at), else the action's stamp
+    found = (STRUCK.search(out) if rc == 0 else None) or INJECTED.search(out)
     return Injection(
         fault.name,
         host,
