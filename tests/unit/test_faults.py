@@ -277,3 +277,20 @@ def test_an_oom_strike_counts_from_the_kill() -> None:
 
     done = inject(BY_NAME["postgresql_oom"], REPO, LOCAL, "localhost", "r", shell=shell)
     assert done.injected_wall == 107.5 and done.restored == "rc 0: restored"
+
+
+def test_report_rewrites_the_table_from_the_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = make_plan(REPO, tmp_path, LOCAL, "postgresql_kill", 20, 60, {}, now=NOW, token="3")
+    execute(plan, fake_runner(tmp_path), strike, lambda: False, lambda _: None)
+    run_json = tmp_path / plan.faults[0].run_id / "run.json"
+    doc = json.loads(run_json.read_text())
+    doc["audit"]["postgresql"]["lost"] = 7  # e.g. a re-fetched run
+    run_json.write_text(json.dumps(doc))
+    code = main(["faults", "report", str(plan.out_dir), "--results-root", str(tmp_path)])
+    assert code == EXIT_DATA_FAILED
+    rows = json.loads((plan.out_dir / "faults.json").read_text())["rows"]
+    assert rows[0]["lost"] == 7 and rows[0]["verdict"] == "FAIL"
+    assert rows[0]["injected_at_load_s"] == 20.5
+    assert main(["faults", "report", str(tmp_path / "nope")]) == EXIT_BAD_INPUT

@@ -197,6 +197,11 @@ def analyse(run_dir: Path, fault: Fault, injection: Injection | None) -> FaultRo
     if injection is not None:
         row.host = injection.host
         row.injected_wall = injection.injected_wall
+        said = [line for line in injection.output.splitlines() if line.strip()]
+        if injection.injected_wall is not None and said:
+            row.notes.append(f"injection on {injection.host}: {said[-1]}")
+        if injection.restored:
+            row.notes.append(f"put back: {injection.restored}")
     if injection is None or injection.injected_wall is None:
         row.verdict = "NOT INJECTED"
         row.notes.append(

@@ -84,6 +84,26 @@ def cmd_faults_run(args: argparse.Namespace, console: Console) -> int:
     return outcome.exit_code
 
 
+def cmd_faults_report(args: argparse.Namespace, console: Console) -> int:
+    from benchlab.faults.catalogue import FaultError
+    from benchlab.faults.matrix import rewrite, summary_lines
+    from benchlab.results import ResultsError
+
+    out_dir = Path(args.matrix_dir)
+    try:
+        outcome = rewrite(out_dir, Path(args.results_root))
+    except (FaultError, ResultsError, KeyError, TypeError) as exc:
+        console.print(
+            f"[bold red]benchlab:[/] {out_dir}: cannot rewrite the table ({exc}); fix: give "
+            "a results/faults-<id> folder written by benchlab faults run",
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
+        return EXIT_BAD_INPUT
+    for line in summary_lines(outcome):
+        console.print(line, highlight=False, soft_wrap=True)
+    return outcome.exit_code
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("faults", help="a fault matrix under load: kill, OOM, partition")
     fsub = p.add_subparsers(dest="faults_cmd", required=True, parser_class=type(p))
@@ -98,6 +118,10 @@ def register(sub: Any) -> None:
     r.add_argument("--repo", default=".", help="kit checkout (default: current directory)")
     r.add_argument("--quiet", action="store_true", help="no live progress")
     r.set_defaults(func=cmd_faults_run)
+    w = fsub.add_parser("report", help="the table again from faults.json and the run folders")
+    w.add_argument("matrix_dir", help="results/faults-<id>")
+    w.add_argument("--results-root", default="results")
+    w.set_defaults(func=cmd_faults_report)
 
 
-__all__ = ["EXIT_BAD_INPUT", "cmd_faults_run", "register"]
+__all__ = ["EXIT_BAD_INPUT", "cmd_faults_report", "cmd_faults_run", "register"]

@@ -255,6 +255,34 @@ def execute(
     return outcome
 
 
+def rewrite(out_dir: Path, results_root: Path) -> Outcome:
+    """The table of a matrix again from its faults.json (the injections, the run ids) and the
+    runs' folders as they are now: after the analysis changed, or a run was re-fetched."""
+    from benchlab.faults.catalogue import BY_NAME
+    from benchlab.results import read_json
+
+    doc = read_json(out_dir / report.FAULTS_JSON)
+    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
+        raise FaultError(f"{out_dir}: no faults.json with rows; fix: give results/faults-<id>")
+    rows: list[FaultRow] = []
+    planned: list[PlannedFault] = []
+    for old in doc["rows"]:
+        fault = BY_NAME[old["fault"]]
+        found = (doc.get("injections") or {}).get(fault.name)
+        injection = Injection(**found) if found else None
+        row = analyse(results_root / old["run_id"], fault, injection)
+        row.exit_code = old.get("exit_code")
+        rows.append(row)
+        planned.append(PlannedFault(fault, str(old.get("host")), old["run_id"], {}))
+    plan = Plan(
+        str(doc["id"]), str(doc["phase"]), float(doc["at_s"]), float(doc["duration_s"]),
+        Path(doc["inventory"]), results_root, tuple(planned), tuple(doc.get("skipped") or []),
+    )  # fmt: skip
+    status = str(doc.get("status") or "complete")
+    report.write(out_dir, _doc(plan, status, doc.get("injections") or {}), rows)
+    return Outcome(plan, rows, interrupted=doc.get("status") == "PARTIAL")
+
+
 def summary_lines(outcome: Outcome) -> Sequence[str]:
     lines = [
         f"{r.fault}: {r.verdict}, lost {r.lost}, duplicates {r.duplicates}, results/{r.run_id}"
