@@ -90,9 +90,9 @@ def ansible_shell(repo: Path, inventory: Path, host: str, cmd: str) -> tuple[int
         return rc, "\n".join(x for x in out if x).strip()
 
 
-def root_host() -> Path:
+def root_host(folder: Path) -> Path:
     """An inventory of the controller itself: where the virtual lab's veth links live."""
-    path = Path(tempfile.mkdtemp(prefix="benchlab-fault-inv-")) / "hosts.ini"
+    path = folder / "hosts.ini"
     path.write_text("localhost ansible_connection=local\n", encoding="utf-8")
     return path
 
@@ -109,15 +109,17 @@ def inject(
     """Strike `fault` on `host` now; the kit's state is put back even when it fails."""
     cmd = actions.command(fault, run_id=run_id, supervisor_conf=supervisor_conf(repo), node=host)
     started = time.time()
-    where, pattern = (root_host(), "localhost") if fault.kind == PARTITION else (inventory, host)
-    try:
-        rc, out = shell(repo, where, pattern, cmd)
-    finally:
-        undo = actions.restore_command(fault)
-        restored = None
-        if undo is not None:
-            urc, uout = shell(repo, where, pattern, undo)
-            restored = f"rc {urc}: {uout}"[:300]
+    with tempfile.TemporaryDirectory(prefix="benchlab-fault-inv-") as folder:
+        local = fault.kind == PARTITION
+        where, pattern = (root_host(Path(folder)), "localhost") if local else (inventory, host)
+        try:
+            rc, out = shell(repo, where, pattern, cmd)
+        finally:
+            undo = actions.restore_command(fault)
+            restored = None
+            if undo is not None:
+                urc, uout = shell(repo, where, pattern, undo)
+                restored = f"rc {urc}: {uout}"[:300]
     # the moment the fault hit: an OOM strike's kill (struck_at), else the action's stamp
     found = (STRUCK.search(out) if rc == 0 else None) or INJECTED.search(out)
     return Injection(
