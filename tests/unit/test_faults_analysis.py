@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchlab.faults.analysis import analyse, stored_back_s
+from benchlab.faults.analysis import Schedule, acked_back_s, analyse, stored_back_s
 from benchlab.faults.catalogue import BY_NAME
 from benchlab.faults.inject import Injection
 
@@ -160,3 +160,17 @@ def test_stored_back_edges() -> None:
     assert stored_back_s([[90.0, 10.0]], 100.0) is None  # no commit after the fault
     assert stored_back_s([[90.0, 10.0], [101.0, 5.0]], 100.0) == 1.0  # never fell behind
     assert stored_back_s([[90.0, 10.0], [101.0, 50.0], [110.0, 40.0]], 100.0) is None
+
+
+def test_offered_counts_whole_batches_of_the_schedule() -> None:
+    phase2 = Schedule(1000.0, 0.6, 150)  # 1,667/s offered in 1,000-record batches
+    assert phase2.offered(0, 5) == 9000.0  # due at 0, 0.6, ..., 4.8
+    assert phase2.offered(1, 6) == 8000.0  # 1.2 .. 5.4
+    assert phase2.offered(89, 95) == 1000.0  # the last batch is due at 89.4
+    # acks as due (a 20 ms latency): every 5 s window is at 100 %, also the 8-batch ones,
+    # which the mean rate (8,333 x 98 % = 8,167) would fail
+    acked = [0.0] * 20
+    for k in range(34):
+        acked[int(k * 0.6 + 0.02)] += 1000.0
+    rows = [{"second": float(s), "records_acked": a} for s, a in enumerate(acked)]
+    assert acked_back_s(rows, 0.5, 1.0, phase2, 20.0) == 5.5  # window 1..6 (8 batches)

@@ -10,8 +10,10 @@ virtual labs). Definitions (README, "Faults"):
   first whole second after the injection of (that second + its largest latency), minus the
   injection time: an upper bound, at most one second late.
 - acked back: the end of the first 5 s window, starting at or after the first write and
-  inside the load, in which the acknowledged records reach 98 % of what the schedule offered
-  in 5 s (what the generator counted as acknowledged per second, by acknowledgement time).
+  inside the load, in which the acknowledged records (the generator's count per second, by
+  acknowledgement time) reach 98 % of the records the schedule made due in that window (whole
+  batches: at phase 2's 0.6 s interval a 5 s window holds 8 or 9 of them, so comparing with
+  the mean rate would fail every 8-batch window).
 - stored back: PostgreSQL acknowledges a batch at its COPY's commit, so stored = acked. For the
   pipeline (Kafka -> Spark -> HDFS), from the streaming job's backlog at each HDFS commit
   (records owed): the pre-fault level is the largest backlog at the commits of the 30 s before
@@ -88,29 +90,63 @@ def first_write_s(rows: list[dict[str, float]], fault_s: float) -> float | None:
     return round(max(0.0, min(ends) - fault_s), 3) if ends else None
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """The open-loop schedule: batch k of `batch_size` records due at k * interval_s."""
+
+    batch_size: float
+    interval_s: float
+    batches: int
+
+    @classmethod
+    def of(cls, load: dict[str, Any]) -> Schedule:
+        rate = float(load.get("target_rate_per_s") or 0.0)
+        size = float(load.get("batch_size") or rate)  # without them: `rate` records a second
+        interval = float(load.get("interval_s") or 1.0)
+        due = load.get("batches_due")
+        duration = float(load.get("duration_s") or 0.0)
+        return cls(size, interval, int(due) if due else math.ceil(duration / interval))
+
+    def offered(self, start_s: float, end_s: float) -> float:
+        """Records due in [start_s, end_s) after the load's start: whole batches, so that a
+        window's 8 or 9 batches are compared with 8 or 9, not with the mean rate."""
+
+        def due_before(t: float) -> int:
+            return min(self.batches, max(0, math.ceil(t / self.interval_s - 1e-9)))
+
+        return self.batch_size * (due_before(end_s) - due_before(start_s))
+
+
 def acked_back_s(
-    rows: list[dict[str, float]], fault_s: float, from_s: float, rate: float, duration_s: float
+    rows: list[dict[str, float]],
+    fault_s: float,
+    from_s: float,
+    schedule: Schedule,
+    duration_s: float,
 ) -> float | None:
     """Seconds from the injection to the end of the first 5 s window from `from_s` (seconds
-    after the load's start) whose acknowledged records reach 98 % of the offered rate."""
+    after the load's start) whose acknowledged records reach 98 % of what it offered."""
     acked = {int(r["second"]): r.get("records_acked", 0.0) for r in rows if "second" in r}
-    need = RATE_FRACTION * RATE_WINDOW_S * rate
     s = math.ceil(from_s)
     while s + RATE_WINDOW_S <= duration_s:
-        if sum(acked.get(s + i, 0.0) for i in range(RATE_WINDOW_S)) >= need:
+        need = RATE_FRACTION * schedule.offered(s, s + RATE_WINDOW_S)
+        if need > 0 and sum(acked.get(s + i, 0.0) for i in range(RATE_WINDOW_S)) >= need:
             return round(s + RATE_WINDOW_S - fault_s, 3)
         s += 1
     return None
 
 
-def pre_fault_fraction(rows: list[dict[str, float]], fault_s: float, rate: float) -> float | None:
+def pre_fault_fraction(
+    rows: list[dict[str, float]], fault_s: float, schedule: Schedule
+) -> float | None:
     """Acknowledged / offered over the whole seconds of the 10 s before the injection."""
     end = math.floor(fault_s)
-    seconds = range(max(0, end - 10), end)
-    if not seconds or rate <= 0:
+    start = max(0, end - 10)
+    offered = schedule.offered(start, end)
+    if offered <= 0:
         return None
     acked = {int(r["second"]): r.get("records_acked", 0.0) for r in rows if "second" in r}
-    return round(sum(acked.get(s, 0.0) for s in seconds) / (len(seconds) * rate), 4)
+    return round(sum(acked.get(s, 0.0) for s in range(start, end)) / offered, 4)
 
 
 def stored_back_s(backlog: list[list[float]], fault_wall: float) -> float | None:
@@ -211,7 +247,7 @@ def analyse(run_dir: Path, fault: Fault, injection: Injection | None) -> FaultRo
     else:
         t_f = injection.injected_wall
         t0 = float(load.get("start") or 0.0)
-        rate = float(load.get("target_rate_per_s") or 0.0)
+        schedule = Schedule.of(load)
         duration = float(load.get("duration_s") or 0.0)
         fault_s = t_f - t0
         row.injected_at_load_s = round(fault_s, 3)
@@ -221,9 +257,9 @@ def analyse(run_dir: Path, fault: Fault, injection: Injection | None) -> FaultRo
         row.first_write_s = first_write_s(rows, fault_s)
         if row.first_write_s is not None:
             row.acked_back_s = acked_back_s(
-                rows, fault_s, fault_s + row.first_write_s, rate, duration
+                rows, fault_s, fault_s + row.first_write_s, schedule, duration
             )
-        row.pre_fault_acked_fraction = pre_fault_fraction(rows, fault_s, rate)
+        row.pre_fault_acked_fraction = pre_fault_fraction(rows, fault_s, schedule)
         if fault.target == "postgresql":
             row.stored_back_s = row.acked_back_s  # acknowledged at the COPY's commit
         else:
