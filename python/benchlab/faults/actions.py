@@ -94,6 +94,8 @@ done
 after=$(ooms)
 echo "struck_at=$(date +%s.%N)"
 echo "oom_kills=$(( after - before )) lowest_limit=$(cat $limit)"
+# which process the kernel chose (a child, e.g. one PostgreSQL backend, or the service itself)
+dmesg 2>/dev/null | grep -o 'Killed process [0-9]* ([^)]*)' | tail -1 || true
 [ "$after" != "$before" ] || {{ echo "{service}: no OOM kill within {OOM_WAIT_S} s"; exit 4; }}
 """
 

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlab.faults.catalogue import DRIVER, Fault
+from benchlab.faults.catalogue import DRIVER, OOM, Fault
 from benchlab.faults.inject import Injection
 from benchlab.restarts import RESTARTS_FILE, parse_iso
 from benchlab.results import ResultsError, read_json, read_throughput_csv
@@ -203,6 +203,10 @@ def _restart(
         if found.get("error"):
             notes.append(f"restart log of {host} unreadable: {found['error']}")
     if mine is None:
+        if fault.kind == OOM:
+            # the kernel killed a process inside the cgroup that supervisord does not run
+            # itself (PostgreSQL: a backend; the postmaster then resets all of them)
+            return "the service itself (no supervisord restart)", None, notes
         return None, None, notes
     seconds = mine.get("ready_s") if mine.get("ready_s") is not None else mine.get("recovery_s")
     state = mine.get("state")
