@@ -174,3 +174,18 @@ def test_offered_counts_whole_batches_of_the_schedule() -> None:
         acked[int(k * 0.6 + 0.02)] += 1000.0
     rows = [{"second": float(s), "records_acked": a} for s, a in enumerate(acked)]
     assert acked_back_s(rows, 0.5, 1.0, phase2, 20.0) == 5.5  # window 1..6 (8 batches)
+
+
+def test_a_fault_that_took_the_streaming_job_down_says_so(tmp_path: Path) -> None:
+    restart = {"host": "localhost", "service": "hdfs-namenode", "exit_time": iso(T0 + 16.1),
+               "recovery_s": 5.5, "state": "running"}  # fmt: skip
+    streaming = {"backlog": [], "job_restarts": [
+        {"exit_code": 1, "noticed_wall": T0 + 62.0, "running_wall": T0 + 84.0, "error": None}
+    ]}  # fmt: skip
+    rows: list[tuple[int, int, int, float | None]] = [(s, 1000, 0, 20.0) for s in range(20)]
+    run = write_run(tmp_path / "r1", "pipeline", rows, audit=AUDIT, restarts=[restart],
+                    load_extra={"streaming": streaming})  # fmt: skip
+    row = analyse(run, BY_NAME["namenode_kill"], injection(T0 + 16.0, "namenode_kill"))
+    assert row.restarted_by == "supervisord (running); job: pipeline session"
+    assert row.restart_s == 5.5
+    assert "running 68.0 s after the fault" in row.notes[-1]

@@ -271,6 +271,16 @@ def analyse(run_dir: Path, fault: Fault, injection: Injection | None) -> FaultRo
             row.stored_back_s = stored_back_s(backlog, t_f)
         row.restarted_by, row.restart_s, notes = _restart(run_dir, fault, t_f, load)
         row.notes += notes
+        jobs = (load.get("streaming") or {}).get("job_restarts") or []
+        if fault.kind != DRIVER and jobs:
+            # the fault took the streaming job down too: the session restarts it after the load
+            back = [j["running_wall"] - t_f for j in jobs if j.get("running_wall")]
+            row.restarted_by = (row.restarted_by or "none") + "; job: pipeline session"
+            row.notes.append(
+                f"the streaming job died (exit {jobs[0].get('exit_code')}); the pipeline session "
+                "restarted it from its checkpoint after the load"
+                + (f", running {back[0]:.1f} s after the fault" if back else ", without success")
+            )
     audited = row.lost is not None and not audit.get("error") and not audit.get("skipped")
     if not audited:
         why = audit.get("error") or audit.get("skipped") or "no audit in run.json"

@@ -58,12 +58,15 @@ def markdown(doc: dict[str, Any], rows: Sequence[FaultRow]) -> str:
         "Times are seconds after the injection (the victim host's clock). First write: the "
         "first acknowledgement of a batch due after the injection (upper bound, 1 s "
         f"resolution). Acked back: the end of the first {RATE_WINDOW_S} s window whose "
-        f"acknowledged records reach {RATE_FRACTION:.0%} of the offered rate. Stored back: "
+        f"acknowledged records reach {RATE_FRACTION:.0%} of the records the schedule made due "
+        "in it (whole batches). Stored back: "
         "PostgreSQL = acked back (commit = acknowledgement); pipeline: the first HDFS commit, "
         "from the worst one after the fault, whose backlog is back at its level of the 30 s "
         "before it. n/a: not reached within the run, or not measurable. Recovery s: "
         "supervisord's time to RUNNING (or to in service, where the service has a readiness "
-        "check); the pipeline session's time from the kill to the job running again.",
+        "check); the pipeline session's time from the kill to the job running again. Pipeline "
+        "runs: a fault that took the streaming job down shows `job: pipeline session`, which "
+        "restarts it from its checkpoint once the load has ended.",
         "",
         "## Per fault",
         "",
