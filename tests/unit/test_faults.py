@@ -4,6 +4,7 @@ the actions' commands and the matrix around a faked bench.yml."""
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -145,7 +146,7 @@ def test_commands_name_their_victim() -> None:
     kill = actions.command(BY_NAME["kafka_kill"], run_id="r", supervisor_conf="/c", node="h")
     assert "supervisorctl -c /c pid kafka" in kill and 'kill -9 "$pid"' in kill
     driver = actions.command(BY_NAME["driver_kill"], run_id="r-1", supervisor_conf="/c", node="h")
-    assert "[b]enchlab-streaming-r-1" in driver and 'kill -9 -- "-$pgid"' in driver
+    assert "[S]parkSubmit.*benchlab-streaming-r-1" in driver and 'kill -9 "-$pgid"' in driver
     oom = actions.command(BY_NAME["postgresql_oom"], run_id="r", supervisor_conf="/c", node="h")
     assert "trap restore EXIT" in oom and "/etc/benchlab/cgroups.d/postgresql.conf" in oom
     part = actions.command(BY_NAME["partition"], run_id="r", supervisor_conf="/c", node="worker1")
@@ -294,3 +295,32 @@ def test_report_rewrites_the_table_from_the_runs(
     assert rows[0]["lost"] == 7 and rows[0]["verdict"] == "FAIL"
     assert rows[0]["injected_at_load_s"] == 20.5
     assert main(["faults", "report", str(tmp_path / "nope")]) == EXIT_BAD_INPUT
+
+
+def test_a_stamp_then_a_failed_kill_is_no_injection() -> None:
+    def shell(repo: Path, inv: Path, host: str, cmd: str) -> tuple[int | None, str]:
+        return 5, "injected_at=100.0\nkill -9 -77 failed"
+
+    done = inject(BY_NAME["driver_kill"], REPO, LOCAL, "localhost", "r", shell=shell)
+    assert not done.ok and done.injected_wall is None
+
+
+def test_driver_command_kills_a_process_group_under_dash(tmp_path: Path) -> None:
+    """The command as /bin/sh (dash) runs it, against a stand-in job in its own session."""
+    import shutil
+    import subprocess
+
+    if shutil.which("dash") is None:
+        pytest.skip("no dash")
+    stand_in = ["import time; time.sleep(300)", "SparkSubmit", "--name"]
+    job = subprocess.Popen(
+        [sys.executable, "-c", *stand_in, "benchlab-streaming-unit-run"], start_new_session=True
+    )
+    try:
+        cmd = actions.driver_command("unit-run")
+        done = subprocess.run(["dash", "-c", cmd], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert job.wait(timeout=5) == -9
+    finally:
+        if job.poll() is None:
+            job.kill()

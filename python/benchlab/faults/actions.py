@@ -2,7 +2,8 @@
 
 Every command prints `injected_at=<epoch seconds>` the moment it strikes (the host's clock,
 the one its services' restart log and the load generator use on the local and virtual labs)
-and exits non-zero with one line when it could not strike. The OOM fault also prints
+and exits non-zero with one line when it could not strike (a stamp followed by a non-zero
+exit is no injection: the strike itself failed). The OOM fault also prints
 `struck_at=` when it sees the kernel's OOM kill (within 0.2 s): the fault's time is that one.
 """
 
@@ -32,26 +33,28 @@ case "$pid" in ''|0|*[!0-9]*)
   exit 3;;
 esac
 {STAMP}
-kill -9 "$pid"
+kill -9 "$pid" || {{ echo "kill -9 $pid failed"; exit 5; }}
 echo "killed {program} pid $pid"
 """
 
 
 def driver_command(run_id: str) -> str:
     """kill -9 of the streaming job's process group (spark-submit's JVM and job.py): what the
-    pipeline session's own StreamingJob.kill does, found by the job's --name."""
-    # "[b]" keeps the pattern from matching this shell's own command line
-    pattern = shlex.quote(f"[b]enchlab-streaming-{run_id}")
+    pipeline session's own StreamingJob.kill does, found by the JVM's --name of the run."""
+    # "[S]" keeps the pattern from matching this shell's own command line; no message below
+    # spells the name out either, and the shell's own process group is refused
+    pattern = shlex.quote(f"[S]parkSubmit.*benchlab-streaming-{run_id}")
     return f"""set -u
 pid=$(pgrep -o -f -- {pattern} || true)
-if [ -z "$pid" ]; then
-  echo "no streaming driver of run {run_id} found (pgrep -f benchlab-streaming-{run_id})"
-  exit 3
-fi
+if [ -z "$pid" ]; then echo "no streaming driver (spark-submit) of the run found"; exit 3; fi
 pgid=$(ps -o pgid= -p "$pid" | tr -d ' ')
-if [ -z "$pgid" ] || [ "$pgid" -le 1 ]; then echo "driver pid $pid: no process group"; exit 3; fi
+mine=$(ps -o pgid= -p $$ | tr -d ' ')
+if [ -z "$pgid" ] || [ "$pgid" -le 1 ] || [ "$pgid" = "$mine" ]; then
+  echo "driver pid $pid: process group '$pgid' is not its own; nothing killed"; exit 3
+fi
 {STAMP}
-kill -9 -- "-$pgid"
+# dash's kill takes no "--": a negative pid is the process group
+kill -9 "-$pgid" || {{ echo "kill -9 -$pgid failed"; exit 5; }}
 echo "killed streaming driver pid $pid (process group $pgid)"
 """
 
@@ -108,7 +111,7 @@ def partition_command(node: str) -> str:
 ip link show {veth} >/dev/null 2>&1 || {{ echo "no link {veth}: not the virtual lab"; exit 3; }}
 trap 'ip link set {veth} up && echo "{veth} up at $(date +%s.%N)"' EXIT
 {STAMP}
-ip link set {veth} down
+ip link set {veth} down || {{ echo "ip link set {veth} down failed"; exit 5; }}
 sleep {PARTITION_S}
 """
 

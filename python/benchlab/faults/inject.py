@@ -121,7 +121,7 @@ def inject(
                 urc, uout = shell(repo, where, pattern, undo)
                 restored = f"rc {urc}: {uout}"[:300]
     # the moment the fault hit: an OOM strike's kill (struck_at), else the action's stamp
-    found = (STRUCK.search(out) if rc == 0 else None) or INJECTED.search(out)
+    found = (STRUCK.search(out) or INJECTED.search(out)) if rc == 0 else None
     return Injection(
         fault.name,
         host,
