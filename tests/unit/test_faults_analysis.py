@@ -189,3 +189,17 @@ def test_a_fault_that_took_the_streaming_job_down_says_so(tmp_path: Path) -> Non
     assert row.restarted_by == "supervisord (running); job: pipeline session"
     assert row.restart_s == 5.5
     assert "running 68.0 s after the fault" in row.notes[-1]
+
+
+def test_a_stalled_job_is_never_back_and_the_setting_is_named(tmp_path: Path) -> None:
+    streaming = {"backlog": [[T0 + 10, 2000], [T0 + 16.4, 1000]], "drained": False,
+                 "job_restarts": []}  # fmt: skip
+    audit = {"acknowledged": 20000, "found": 8000, "lost": 12000, "duplicates": 0}
+    rows: list[tuple[int, int, int, float | None]] = [(s, 1000, 0, 20.0) for s in range(20)]
+    run = write_run(tmp_path / "r1", "pipeline", rows, audit=audit, verdict="FAIL",
+                    load_extra={"streaming": streaming})  # fmt: skip
+    row = analyse(run, BY_NAME["spark_master_kill"], injection(T0 + 16.0, "spark_master_kill"))
+    assert row.stored_back_s is None  # one commit at +0.4, then none: not back
+    assert row.verdict == "FAIL" and row.lost == 12000
+    assert any("spark.deploy.recoveryMode" in note for note in row.notes)
+    assert any("did not drain" in note for note in row.notes)

@@ -267,8 +267,15 @@ def analyse(run_dir: Path, fault: Fault, injection: Injection | None) -> FaultRo
         if fault.target == "postgresql":
             row.stored_back_s = row.acked_back_s  # acknowledged at the COPY's commit
         else:
-            backlog = (load.get("streaming") or {}).get("backlog") or []
-            row.stored_back_s = stored_back_s(backlog, t_f)
+            streaming = load.get("streaming") or {}
+            row.stored_back_s = stored_back_s(streaming.get("backlog") or [], t_f)
+            if streaming.get("drained") is False:
+                # no commit samples a stall: a job that never caught up is never "back"
+                row.stored_back_s = None
+                row.notes.append(
+                    "the streaming job did not drain: what Kafka acknowledged after its last "
+                    "commit never reached HDFS (it is still in Kafka, not in the sink)"
+                )
         row.restarted_by, row.restart_s, notes = _restart(run_dir, fault, t_f, load)
         row.notes += notes
         jobs = (load.get("streaming") or {}).get("job_restarts") or []
@@ -287,8 +294,8 @@ def analyse(run_dir: Path, fault: Fault, injection: Injection | None) -> FaultRo
         row.notes.append(f"not audited: {why}")
     elif row.lost:
         row.notes.append(
-            f"lost {row.lost} acknowledged records; durability settings the kit chose for "
-            f"{fault.target}: {DURABILITY.get(fault.target, 'n/a')}"
+            f"lost {row.lost} acknowledged records; the kit's setting that decides it: "
+            + (fault.settings or DURABILITY.get(fault.target, "n/a"))
         )
     if row.data_verdict == "FAIL":
         row.notes += [f"data verdict: {r}" for r in verdict.get("reasons") or [verdict.get("line")]]

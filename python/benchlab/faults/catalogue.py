@@ -27,6 +27,9 @@ class Fault:
     recovery: str  # what brings the service back
     program: str | None = None  # supervisord program (and kit cgroup for OOM)
     virtual_only: bool = False  # needs the virtual lab's veth links (roles/virtual_lab)
+    # the kit's settings that decide whether acknowledged records survive this fault: named
+    # in the report when they did not
+    settings: str = ""
 
 
 CATALOGUE: tuple[Fault, ...] = (
@@ -55,6 +58,11 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault(
         "spark_master_kill", "pipeline", "spark_master", KILL,
         "kill -9 of the Spark master", "supervisord (autorestart)", "spark-master",
+        settings="spark.deploy.recoveryMode: roles/spark sets none (NONE), so the restarted "
+        "master forgets the running application; the worker, registering again, is told to "
+        "kill its executors, and the job waits for executors that never come: alive, not "
+        "committing (the pipeline session restarts only a job that died). FILESYSTEM or "
+        "ZOOKEEPER recovery would keep the application",
     ),
     Fault(
         "driver_kill", "pipeline", "loadgen", DRIVER,
