@@ -324,3 +324,15 @@ def test_driver_command_kills_a_process_group_under_dash(tmp_path: Path) -> None
     finally:
         if job.poll() is None:
             job.kill()
+
+
+@pytest.mark.parametrize("fault", CATALOGUE, ids=lambda f: f.name)
+def test_every_command_passes_ansible_argument_splitting(fault: Any) -> None:
+    """ansible.builtin.shell's free-form argument is split by Ansible first: an unbalanced
+    quote (an apostrophe in a comment) fails the strike before it reaches the shell."""
+    from ansible.parsing.splitter import split_args
+
+    cmd = actions.command(fault, run_id="r-1", supervisor_conf="/c", node="worker1")
+    assert split_args(cmd)
+    undo = actions.restore_command(fault)
+    assert undo is None or split_args(undo)

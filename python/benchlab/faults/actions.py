@@ -53,7 +53,7 @@ if [ -z "$pgid" ] || [ "$pgid" -le 1 ] || [ "$pgid" = "$mine" ]; then
   echo "driver pid $pid: process group '$pgid' is not its own; nothing killed"; exit 3
 fi
 {STAMP}
-# dash's kill takes no "--": a negative pid is the process group
+# the kill of dash takes no "--": a negative pid is the process group
 kill -9 "-$pgid" || {{ echo "kill -9 -$pgid failed"; exit 5; }}
 echo "killed streaming driver pid $pid (process group $pgid)"
 """
