@@ -187,6 +187,14 @@ def _doc(plan: Plan, status: str, injections: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def note_exit(row: FaultRow, code: int | None, log: Path) -> None:
+    row.exit_code = code
+    if code == EXIT_INTERRUPTED:
+        row.notes.append("interrupted: the run's partial result, as it was fetched")
+    elif code not in (EXIT_OK, EXIT_DATA_FAILED, None):
+        row.notes.append(f"bench.yml exited {code}: see {log}")
+
+
 def execute(
     plan: Plan,
     runner: BenchRunner,
@@ -229,11 +237,7 @@ def execute(
         if injection is not None:
             injections[item.fault.name] = injection.as_dict()
         row = analyse(plan.results_root / item.run_id, item.fault, injection)
-        row.exit_code = code
-        if code == EXIT_INTERRUPTED:
-            row.notes.append("interrupted: the run's partial result, as it was fetched")
-        elif code not in (EXIT_OK, EXIT_DATA_FAILED):
-            row.notes.append(f"bench.yml exited {code}: see {log}")
+        note_exit(row, code, log)
         outcome.rows.append(row)
         say(
             f"{label}{row.verdict} in {time.monotonic() - t0:.0f} s: lost {row.lost}, first "
@@ -271,7 +275,7 @@ def rewrite(out_dir: Path, results_root: Path) -> Outcome:
         found = (doc.get("injections") or {}).get(fault.name)
         injection = Injection(**found) if found else None
         row = analyse(results_root / old["run_id"], fault, injection)
-        row.exit_code = old.get("exit_code")
+        note_exit(row, old.get("exit_code"), out_dir / f"{fault.name}.log")
         rows.append(row)
         planned.append(PlannedFault(fault, str(old.get("host")), old["run_id"], {}))
     plan = Plan(
