@@ -27,6 +27,7 @@ from benchlab.exitcodes import (
     EXIT_RUNNING,
     EXIT_UNREACHABLE,
 )
+from benchlab.faults.cli import register as register_faults
 from benchlab.progress import (
     LiveFigures,
     ProgressFile,
@@ -335,6 +336,7 @@ def run_playbook(
     label: str = "",
     log: TextIO | None = None,
     cancel: Callable[[], bool] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> int:
     """Drive one playbook through ansible-runner with live progress; return an exit code.
 
@@ -343,7 +345,8 @@ def run_playbook(
     runs (every few seconds): when it returns True the playbook is stopped (ansible-runner
     kills its process group), the run it left in progress on the load generators is stopped
     and fetched (playbooks/interrupt.yml, benchlab.interrupt), and the result is
-    EXIT_INTERRUPTED.
+    EXIT_INTERRUPTED. `on_progress` gets each progress line (benchlab faults times its
+    injection by them).
     """
     import tempfile
 
@@ -384,6 +387,8 @@ def run_playbook(
                 # bench.yml's progress poll: its line of figures, as ansible-playbook prints it
                 line = str(data["res"].get("stdout") or "").strip()
                 progress.update(task, description=f"{label}{line}")
+                if on_progress is not None:
+                    on_progress(line)
                 if not quiet and log is None:
                     console.print(line, highlight=False)
             elif kind == "runner_on_ok":
@@ -834,6 +839,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_scaleout)
 
     register_calibration(sub)
+    register_faults(sub)
     return parser
 
 
