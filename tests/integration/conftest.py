@@ -59,6 +59,25 @@ class PlaybookRun:
         return hosts
 
 
+# Throw-away inventories of the tests (bad input, preflight, the grafana role): the kit's
+# groups, and this machine as a local host.
+KIT_GROUPS = [
+    "benchlab",
+    "prometheus",
+    "loadgen",
+    "postgresql",
+    "kafka",
+    "hdfs_namenode",
+    "hdfs_datanodes",
+    "spark_master",
+    "spark_workers",
+]
+LOCAL = {
+    "ansible_connection": "local",
+    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+}
+
+
 def run_playbook(*args: str, timeout: int = 1800) -> PlaybookRun:
     """Run ansible-playbook from the repo root with the kit's venv, loopback inventory only."""
     command = [str(VENV_BIN / "ansible-playbook"), *args]

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, Lab, PlaybookRun, run_playbook
+from conftest import KIT_GROUPS, LOCAL, REPO, Lab, PlaybookRun, run_playbook
 
 DOC = REPO / "docs" / "bad-input.md"
 RESULTS = REPO / "results"
@@ -39,21 +39,6 @@ FIXTURE_RUN = REPO / "tests" / "unit" / "fixtures" / "compare" / "run-p3.json"
 COLUMNS = ["#", "family", "case", "how", "setup", "command", "exit", "line"]
 # Rows whose setup changes the machine for every other run: run alone, after the others.
 ALONE = ("port 9105 held", "results is a file", "results not writable")
-KIT_GROUPS = [
-    "benchlab",
-    "prometheus",
-    "loadgen",
-    "postgresql",
-    "kafka",
-    "hdfs_namenode",
-    "hdfs_datanodes",
-    "spark_master",
-    "spark_workers",
-]
-LOCAL = {
-    "ansible_connection": "local",
-    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-}
 
 
 @dataclass(frozen=True)

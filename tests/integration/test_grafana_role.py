@@ -11,12 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from conftest import REPO, run_playbook
-
-LOCAL = {
-    "ansible_connection": "local",
-    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-}
+from conftest import LOCAL, REPO, run_playbook
 
 
 def _inventory(tmp_path: Path, groups: dict[str, dict[str, object]]) -> Path:

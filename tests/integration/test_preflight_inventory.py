@@ -14,25 +14,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, PlaybookRun, run_playbook
+from conftest import KIT_GROUPS, LOCAL, REPO, PlaybookRun, run_playbook
 
-LOCAL = {
-    "ansible_connection": "local",
-    "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-}
 # Nothing listens on port 1 of the loopback address: ssh gets "connection refused".
 UNREACHABLE = {"ansible_host": "127.0.0.1", "ansible_port": 1, "ansible_connection": "ssh"}
-KIT_GROUPS = [
-    "benchlab",
-    "prometheus",
-    "loadgen",
-    "postgresql",
-    "kafka",
-    "hdfs_namenode",
-    "hdfs_datanodes",
-    "spark_master",
-    "spark_workers",
-]
 
 
 def write_inventory(
