@@ -75,9 +75,9 @@ def live_figures(
     """The figures of a load in progress (or just ended) from its running aggregates."""
     load = result.load
     now = time.time() if now is None else now
-    elapsed = min(max(0.0, now - result.t0_wall), load.duration_s) if stage == "load" else None
-    if elapsed is None:  # after the load: what it reached
-        elapsed = min(load.duration_s, max(0.0, (result.end_wall or now) - result.t0_wall))
+    # after the load: the time it reached
+    until = now if stage == "load" else (result.end_wall or now)
+    elapsed = min(load.duration_s, max(0.0, until - result.t0_wall))
     due_batches = min(load.batch_count, math.floor(elapsed / load.interval_s) + 1)
     if now < result.t0_wall:
         due_batches = 0
