@@ -193,7 +193,9 @@ def write_search(root: Path, name: str, created: str, **kw: Any) -> None:
         "status": kw.get("status", "complete"),
         "inventory": kw.get("inventory", "local"),
         "created": created,
-        "targets": {t: {"sustainable_per_s": r} for t, r in kw.get("rates", {}).items()},
+        "targets": {
+            t: {"sustainable_per_s": r, "writers": 4} for t, r in kw.get("rates", {}).items()
+        },
     }
     (root / name).mkdir(parents=True)
     (root / name / "search.json").write_text(json.dumps(doc))
@@ -216,6 +218,7 @@ def test_the_newest_complete_search_of_the_inventory_gives_the_rate(tmp_path: Pa
         "search_id": "s2",
         "search_created": "2026-11-30T12:00:00Z",
         "sustainable_per_s": 50000.0,
+        "writers": 4,
     }
     rates = soak_rates(["postgresql", "pipeline"], 0.7, None, tmp_path, "local")
     assert rates["postgresql"]["rate_per_s"] == pytest.approx(35000)

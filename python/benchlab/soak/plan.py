@@ -43,7 +43,9 @@ def sustainable_from_searches(
     results_root: Path, inventory: str | None, target: str
 ) -> dict[str, Any] | None:
     """The newest complete search of `inventory` (None: any) with a sustainable rate for
-    `target`: {search_id, search_created, sustainable_per_s, workers}; None when there is none."""
+    `target`: {search_id, search_created, sustainable_per_s, writers}; None when there is none.
+    `writers` is the fewest writer processes a run of that rate passed with (the soak starts
+    with them: the generator's own choice may fall behind at a rate the search needed more for)."""
     for created, name, doc in _searches(results_root):
         if inventory is not None and doc.get("inventory") != inventory:
             continue
@@ -54,6 +56,7 @@ def sustainable_from_searches(
                 "search_id": str(doc.get("run_id") or name),
                 "search_created": created,
                 "sustainable_per_s": float(rate),
+                "writers": found.get("writers"),
             }
     return None
 

@@ -37,14 +37,18 @@ Say = Callable[[str], None]
 RangeQuery = Callable[[str, float, float, float], list[dict[str, Any]]]
 
 
-def target_config(config: RunConfig, target: TargetConfig, batch_size: int) -> RunConfig:
-    """The one-target run of a soak target at its own batch size (raw too: its report reads
-    the configuration back from run.json)."""
+def target_config(
+    config: RunConfig, target: TargetConfig, batch_size: int, writers: int | None = None
+) -> RunConfig:
+    """The one-target run of a soak target at its own batch size, with `writers` processes
+    when given (the search's), else the run's own (raw too: its report reads the
+    configuration back from run.json)."""
     run_id = f"{config.run_id}-{target.name}"
-    load = dataclasses.replace(config.load, batch_size=batch_size)
+    processes = int(writers) if writers else config.load.processes
+    load = dataclasses.replace(config.load, batch_size=batch_size, processes=processes)
     raw = dict(config.raw)
     raw["run_id"] = run_id
-    raw["load"] = {**(raw.get("load") or {}), "batch_size": batch_size}
+    raw["load"] = {**(raw.get("load") or {}), "batch_size": batch_size, "processes": processes}
     raw["targets"] = [
         t for t in raw.get("targets") or [] if isinstance(t, dict) and t.get("name") == target.name
     ]
@@ -146,6 +150,7 @@ def target_figures(
         "rate": rate,
         "offered_per_s": load.rate_per_s,
         "batch_size": load.batch_size,
+        "processes": summary.get("processes"),
         "interval_s": load.interval_s,
         "duration_s": load.duration_s,
         "warmup_s": load.warmup_s,
@@ -249,7 +254,7 @@ def soak(
             break
         rate = settings.rate(target.name)
         batch = max(1, round(rate["rate_per_s"] * config.load.interval_s))
-        one = target_config(config, target, batch)
+        one = target_config(config, target, batch, rate.get("writers"))
         say(
             f"{target.name}: soak at {one.load.rate_per_s:,.0f} records/s for "
             f"{config.load.duration_s:,.0f} s ({rate['source']})"

@@ -27,7 +27,15 @@ BOUNDS: dict[str, dict[str, Any]] = {
     "drift_ratio": {"minimum": 1},
     "drift_min_ms": {"minimum": 0},
 }
-RATE_KEYS = ("rate_per_s", "source", "search_id", "sustainable_per_s", "fraction", "search_created")
+RATE_KEYS = (
+    "rate_per_s",
+    "source",
+    "search_id",
+    "sustainable_per_s",
+    "fraction",
+    "search_created",
+    "writers",
+)
 
 
 @dataclass(frozen=True)
