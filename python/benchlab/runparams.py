@@ -499,7 +499,7 @@ def _soak_plan(
     inventory: str | None,
 ) -> dict[str, Any]:
     """The soak's fraction and each target's rate (benchlab.soak.plan)."""
-    from benchlab.soak.plan import soak_rates  # the soak package imports this module
+    from benchlab.soak.plan import NoSoakRate, soak_rates
 
     fraction_bound, rate_bound = SOAK_BOUNDS
     fraction = (
@@ -510,11 +510,11 @@ def _soak_plan(
     rate = (
         _override_number(rate_bound, given["soak_rate"], "2000") if "soak_rate" in given else None
     )
-    return {
-        "fraction": float(fraction),
-        "rate_per_s": rate,
-        "rates": soak_rates(targets, float(fraction), rate, results_root, inventory),
-    }
+    try:
+        rates = soak_rates(targets, float(fraction), rate, results_root, inventory)
+    except NoSoakRate as exc:
+        raise ParamError("soak_rate", exc.problem, exc.fix) from exc
+    return {"fraction": float(fraction), "rate_per_s": rate, "rates": rates}
 
 
 # -- command line ---------------------------------------------------------------------------

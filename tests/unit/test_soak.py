@@ -19,7 +19,7 @@ from benchlab.config import parse_config
 from benchlab.fields import ConfigError
 from benchlab.runparams import ParamError, load_phases, resolve
 from benchlab.soak import analysis
-from benchlab.soak.plan import soak_rates, sustainable_from_searches
+from benchlab.soak.plan import NoSoakRate, soak_rates, sustainable_from_searches
 from benchlab.soak.report import write_soak_report
 from benchlab.soak.run import soak
 from benchlab.soak.settings import SoakSettings
@@ -232,10 +232,13 @@ def test_the_newest_complete_search_of_the_inventory_gives_the_rate(tmp_path: Pa
 
 
 def test_no_search_and_no_rate_names_the_fix(tmp_path: Path) -> None:
-    with pytest.raises(ParamError) as caught:
+    with pytest.raises(NoSoakRate) as caught:
         soak_rates(["kafka"], 0.7, None, tmp_path, "local")
     text = str(caught.value)
-    assert caught.value.field == "soak_rate"
+    with pytest.raises(ParamError) as param:
+        resolve(load_phases(REPO), "soak", {"target": "kafka"}, available_targets=TARGETS,
+                results_root=tmp_path, inventory="local")  # fmt: skip
+    assert param.value.field == "soak_rate" and str(param.value) == text
     assert "no complete search of kafka on inventory local" in text
     assert "-e phase=search -e target=kafka" in text and "-e soak_rate=<records/s>" in text
     assert "\n" not in text

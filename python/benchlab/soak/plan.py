@@ -4,7 +4,7 @@
 the sustainable rate of the newest complete search (results/<id>/search.json, status
 `complete`) of the same inventory that found one for that target (its `sustainable_per_s`).
 benchlab.runparams calls this in preflight; a target with neither stops the run there with
-one line naming the fix (ParamError, exit 2).
+one line naming the fix (NoSoakRate, which it turns into its ParamError: exit 2).
 """
 
 from __future__ import annotations
@@ -14,10 +14,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchlab.runparams import ParamError
-
 SEARCH_FILE = "search.json"  # benchlab.results.SEARCH_FILE (not imported: runparams stays light)
 GIVEN = "-e soak_rate"
+
+
+class NoSoakRate(ValueError):
+    """A target with no search to take its rate from and no -e soak_rate: the problem and
+    the fix (benchlab.runparams reports it as its one line; this module does not import it,
+    as `python -m benchlab.runparams` runs that module as __main__)."""
+
+    def __init__(self, problem: str, fix: str) -> None:
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{problem}; {fix}.")
 
 
 def _searches(results_root: Path) -> list[tuple[str, str, dict[str, Any]]]:
@@ -81,8 +90,7 @@ def soak_rates(
         )
         if found is None:
             where = f"under {results_root}" if results_root is not None else "(no results folder)"
-            raise ParamError(
-                "soak_rate",
+            raise NoSoakRate(
                 f"phase soak: no complete search of {target} on inventory "
                 f"{inventory or 'any'} {where} gives its sustainable rate",
                 f"run ansible-playbook bench.yml -e phase=search -e target={target} first, "
