@@ -442,6 +442,8 @@ def test_soak_memory_trend_from_prometheus_series(tmp_path: Path) -> None:
         asked.append(q)
         if "limit" in q:
             return [{"metric": {"host": "localhost"}, "values": [[start, str(GIB)]]}]
+        if "total" in q:  # no OOM kill, no restart in the window
+            return [{"metric": {"host": "localhost"}, "values": [[start, "3"], [end, "3"]]}]
         # ten points over the window, +40 MiB each: 10 x 40 MiB in (end - start) seconds
         dt = (end - start) / 9
         values = [[start + i * dt, str((500 + 40 * i) * MIB)] for i in range(10)]
@@ -450,7 +452,7 @@ def test_soak_memory_trend_from_prometheus_series(tmp_path: Path) -> None:
     soak_dir, doc, _ = soak(config, settings, tmp_path / "r", query=query)
     m = doc["targets"]["null"]["memory"]["postgresql@localhost"]
     assert asked[0] == 'benchlab_cgroup_memory_working_set_bytes{service="postgresql"}'
-    assert m["limit_bytes"] == GIB
+    assert m["limit_bytes"] == GIB and m["oom_kills"] == 0 and m["restarts"] == 0
     assert m["verdict"] == analysis.LEAK and doc["targets"]["null"]["leak"] == analysis.LEAK
     span = doc["targets"]["null"]["end_wall"] - doc["targets"]["null"]["start_wall"]
     assert m["slope_mib_per_h"] == pytest.approx(40 * 9 / span * 3600, rel=0.01)

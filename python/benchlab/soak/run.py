@@ -31,6 +31,11 @@ SOAK_FILE = "soak.json"
 RUNS_DIR = "runs"
 WORKING_SET = "benchlab_cgroup_memory_working_set_bytes"
 LIMIT = "benchlab_cgroup_memory_limit_bytes"
+# counters whose rise in the window resets a working set (the trend then measures no leak)
+RESETS = {
+    "oom_kills": "benchlab_cgroup_oom_kills_total",
+    "restarts": "benchlab_service_restarts_total",
+}
 
 Say = Callable[[str], None]
 # (query, start, end, step seconds) -> Prometheus range result; raises on failure
@@ -103,6 +108,7 @@ def memory_figures(
             if s.get("values")
         }
         configured = (config.services.get(service) or {}).get("memory_limit_bytes")
+        resets = counter_rises(query, service, start, end, settings.step_s, notes)
         for s in series:
             host = s["metric"].get("host", "")
             points = [(float(t), float(v)) for t, v in s.get("values", [])]
@@ -110,11 +116,38 @@ def memory_figures(
             trend = analysis.memory_trend(points, start, end, limit, rule)
             trend["service"] = service
             trend["host"] = host
+            for name, by_host in resets.items():
+                trend[name] = by_host.get(host)
+            if any(trend.get(name) for name in RESETS):
+                notes.append(
+                    f"{service}@{host}: OOM kills {trend.get('oom_kills')}, restarts "
+                    f"{trend.get('restarts')} in the window: the working set restarted, so its "
+                    "trend is not a measure of a leak (the kill itself may be one)"
+                )
             trend["series"] = [
                 [round(t - start, 1), round(v / analysis.MIB, 3)] for t, v in sorted(points)
             ]
             out[f"{service}@{host}" if host else service] = trend
     return out, notes
+
+
+def counter_rises(
+    query: RangeQuery, service: str, start: float, end: float, step: float, notes: list[str]
+) -> dict[str, dict[str, float]]:
+    """OOM kills and restarts of the service in [start, end], per host (last - first sample)."""
+    out: dict[str, dict[str, float]] = {}
+    for name, metric in RESETS.items():
+        try:
+            series = query(f'{metric}{{service="{service}"}}', start, end, step)
+        except Exception as exc:
+            notes.append(f"{service}: {name} not read ({str(exc)[:120]})")
+            continue
+        out[name] = {
+            s["metric"].get("host", ""): float(s["values"][-1][1]) - float(s["values"][0][1])
+            for s in series
+            if s.get("values")
+        }
+    return out
 
 
 def batches_csv(batches: list[tuple[float, float]]) -> str:
