@@ -22,7 +22,13 @@ from typing import Any
 from benchlab.config import RunConfig
 from benchlab.execute import RunOutcome, execute
 from benchlab.progress import FiguresFn
-from benchlab.results import PARTIAL_MARKER, create_run_dir, utc_iso, write_json, write_text_atomic
+from benchlab.results import (
+    PARTIAL_MARKER,
+    check_new_run_dir,
+    utc_iso,
+    write_json,
+    write_text_atomic,
+)
 from benchlab.soak import analysis
 from benchlab.soak.settings import SoakSettings
 from benchlab.targets import TargetConfig
@@ -256,7 +262,9 @@ def soak(
     query: RangeQuery | None = None,
 ) -> tuple[Path, dict[str, Any], list[RunOutcome]]:
     """Soak every target of the configuration; the soak directory, soak.json and the runs."""
-    soak_dir = create_run_dir(results_root, config.run_id)
+    soak_dir = check_new_run_dir(results_root, config.run_id)
+    results_root.mkdir(parents=True, exist_ok=True)
+    soak_dir.mkdir(exist_ok=False)  # never another's: FileExistsError rather than a reuse
     runs_root = soak_dir / RUNS_DIR
     runs_root.mkdir()
     if query is None and config.prometheus_url:
