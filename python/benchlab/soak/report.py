@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from benchlab.render import fmt_num, render_template
+from benchlab.render import fmt_num, fmt_value, render_template
 from benchlab.results import PARTIAL_MARKER, read_json, utc_iso, write_text_atomic
 from benchlab.soak.run import SOAK_FILE
 
@@ -61,7 +61,7 @@ def plot(doc: dict[str, Any], path: Path) -> bool:
     ax_mem.set_title("working set after the warm-up (dashed: least-squares line)")
     ax_mem.set_ylabel("MiB")
     ax_lat.set_title(
-        f"p99 acknowledgement latency per {fmt_num(doc['settings']['window_s'])} s window"
+        f"p99 acknowledgement latency per {fmt_value(doc['settings']['window_s'])} s window"
     )
     ax_lat.set_ylabel("ms")
     for ax in (ax_mem, ax_lat):
