@@ -128,6 +128,18 @@ def test_too_few_points_are_not_judged() -> None:
     assert "fewer than" in m["reason"]
 
 
+def test_a_short_span_gives_figures_but_no_verdict() -> None:
+    # four minutes of a store filling its caches: a steep line, but not an hour's trend
+    m = trend(series(lambda h: 100 + 3000 * h, minutes=4))
+    assert m["slope_mib_per_h"] == pytest.approx(3000, rel=0.05) and m["r2"] > 0.9
+    assert m["verdict"] == analysis.NOT_JUDGED
+    assert "240 s measured, under the 300 s the rule needs" in m["reason"]
+    d = analysis.latency_drift(
+        batches(lambda s: 10 + s, seconds=240), 0, 240, 15, analysis.DriftRule(1.5, 20), 6, 300
+    )
+    assert d["verdict"] == analysis.NOT_JUDGED and d["slope_ms_per_h"] is not None
+
+
 def test_points_outside_the_window_are_left_out() -> None:
     pts = series(lambda h: 300 + 120 * h)
     start, end = pts[10][0], pts[-11][0]
@@ -387,6 +399,7 @@ def soak_config(tmp_path: Path, **changes: Any) -> dict[str, Any]:
             "window_s": 0.5,
             "step_s": 1,
             "min_points": 3,
+            "min_span_s": 0,
             "fraction": 0.7,
             "rates": {"null": {"rate_per_s": 200, "source": "-e soak_rate"}},
         },

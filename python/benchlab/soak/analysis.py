@@ -16,6 +16,10 @@ Latency (per target, acknowledgement latency of successful batches by due time):
 window, the least-squares slope of those p99s in ms/h with R², and the p99 of the first
 quarter's batches against the last quarter's. Drifting when the last quarter's p99 is at least
 drift_ratio x the first's and at least drift_min_ms more.
+
+Neither is judged ("not judged", the figures still given) with fewer than min_points samples
+or windows, or a measured span under min_span_s: a slope in MiB/h from two minutes of a store
+still filling its caches says nothing about an hour.
 """
 
 from __future__ import annotations
@@ -90,6 +94,7 @@ class LeakRule:
     min_r2: float
     tail_share: float
     min_points: int
+    min_span_s: float = 0.0
 
     def threshold_mib_per_h(self, limit_bytes: float | None) -> float:
         """max(the floor, limit_pct_per_h % of the limit per hour); the floor without a limit."""
@@ -134,10 +139,8 @@ def memory_trend(
         "verdict": NOT_JUDGED,
         "reason": "",
     }
-    if len(pts) < rule.min_points or span <= 0:
-        out["reason"] = (
-            f"{len(pts)} points after the warm-up, fewer than {rule.min_points}: run longer"
-        )
+    if len(pts) < 3 or span <= 0:
+        out["reason"] = f"{len(pts)} points after the warm-up: no trend; run longer"
         return out
     hours = [(t - start) / HOUR for t, _ in pts]
     mib = [v / MIB for _, v in pts]
@@ -178,11 +181,24 @@ def memory_trend(
         "still_growing_at_end": tail is not None and tail.slope >= rule.tail_share * threshold,
     }
     out["checks"] = checks
+    short = _too_short(len(pts), "points", span, rule.min_points, rule.min_span_s)
+    if short:
+        out["reason"] = short
+        return out
     leak = all(checks.values())
     out["verdict"] = LEAK if leak else NO_LEAK
     failed = [name.replace("_", " ") for name, ok in checks.items() if not ok]
     out["reason"] = "every condition of the rule holds" if leak else "not: " + ", ".join(failed)
     return out
+
+
+def _too_short(n: int, what: str, span: float, min_n: int, min_span_s: float) -> str:
+    """Why a trend is not judged ("" when it is)."""
+    if n < min_n:
+        return f"{n} {what} after the warm-up, fewer than {min_n}: run longer"
+    if span < min_span_s:
+        return f"{span:.0f} s measured, under the {min_span_s:.0f} s the rule needs: run longer"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -204,6 +220,7 @@ def latency_drift(
     window_s: float,
     rule: DriftRule,
     min_points: int = 3,
+    min_span_s: float = 0.0,
 ) -> dict[str, Any]:
     """p99 per window and its trend over [start_s, end_s) of due time (seconds after the
     load's start); `batches` are (due second, latency ms) of the successful batches."""
@@ -258,8 +275,12 @@ def latency_drift(
         ),
         "verdict": NOT_JUDGED,
     }
-    if p99_first is None or p99_last is None or len(usable) < min_points:
-        out["reason"] = f"{len(usable)} windows with batches, fewer than {min_points}: run longer"
+    if p99_first is None or p99_last is None:
+        out["reason"] = "no batch in the first or the last quarter: run longer"
+        return out
+    short = _too_short(len(usable), "windows", span, min_points, min_span_s)
+    if short:
+        out["reason"] = short
         return out
     drifting = p99_last >= rule.ratio * p99_first and p99_last - p99_first >= rule.min_ms
     out["verdict"] = DRIFTING if drifting else STEADY
@@ -275,6 +296,7 @@ def leak_rule(settings: Any) -> LeakRule:
         min_r2=settings.leak_min_r2,
         tail_share=settings.leak_tail_share,
         min_points=settings.min_points,
+        min_span_s=settings.min_span_s,
     )
 
 

@@ -235,6 +235,7 @@ def target_figures(
         settings.window_s,
         analysis.drift_rule(settings),
         settings.min_points,
+        settings.min_span_s,
     )
     out["latency"]["what"] = (
         "acknowledgement latency of the successful batches, from the due time"

@@ -20,6 +20,7 @@ BOUNDS: dict[str, dict[str, Any]] = {
     "step_s": {"minimum": 1, "maximum": 600},
     "window_s": {"minimum": 0.1, "maximum": 3600},
     "min_points": {"minimum": 3, "maximum": 10_000, "integer": True},
+    "min_span_s": {"minimum": 0},
     "leak_min_slope_mib_per_h": {"minimum": 0},
     "leak_limit_pct_per_h": {"minimum": 0, "maximum": 100},
     "leak_min_r2": {"minimum": 0, "maximum": 1},
@@ -48,8 +49,9 @@ class SoakSettings:
     step_s: float
     # latency: p99 per window of this many seconds of due time
     window_s: float
-    # fewer points than this after the warm-up: a trend is not judged
+    # fewer points than this after the warm-up, or a shorter measured span: not judged
     min_points: int
+    min_span_s: float
     # the leak rule (analysis.LeakRule)
     leak_min_slope_mib_per_h: float
     leak_limit_pct_per_h: float
