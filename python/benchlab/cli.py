@@ -213,6 +213,28 @@ def cmd_soak(args: argparse.Namespace, console: Console) -> int:
     return EXIT_DATA_FAILED if failures else EXIT_OK
 
 
+def cmd_soak_report(args: argparse.Namespace, console: Console) -> int:
+    """soak.md again from soak.json (with --rules: the figures computed again first)."""
+    import yaml
+
+    from benchlab.config import ConfigError
+    from benchlab.results import ResultsError
+    from benchlab.soak.report import reanalyse, write_soak_report
+
+    soak_dir = Path(args.soak_dir)
+    try:
+        doc = None
+        if args.rules:
+            rules = yaml.safe_load(Path(args.rules).read_text(encoding="utf-8"))
+            doc = reanalyse(soak_dir, (rules or {}).get("benchlab_soak") or {})
+        path = write_soak_report(soak_dir, doc)
+    except (OSError, ConfigError, ResultsError, yaml.YAMLError, KeyError, TypeError) as exc:
+        _err(console, f"{soak_dir}: {exc}; fix: give a soak's results folder (soak.json)")
+        return EXIT_BAD_INPUT
+    console.print(f"report: {path}", highlight=False)
+    return EXIT_OK
+
+
 # -- progress -----------------------------------------------------------------------------
 def cmd_progress(args: argparse.Namespace, console: Console) -> int:
     """One line of a run's live figures; EXIT_RUNNING while its async job still runs."""
@@ -790,6 +812,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-root", default="/var/lib/benchlab/results")
     p.add_argument("--quiet", action="store_true", help="no line per target")
     p.set_defaults(func=cmd_soak)
+
+    p = sub.add_parser(
+        "soak-report",
+        help="write a soak's soak.md and soak.png again; with --rules, compute its figures "
+        "again first with that file's benchlab_soak (e.g. group_vars/all/soak.yml)",
+    )
+    p.add_argument("soak_dir", help="results/<soak id>")
+    p.add_argument("--rules", help="a YAML file with benchlab_soak (the analysis and the rules)")
+    p.set_defaults(func=cmd_soak_report)
 
     p = sub.add_parser(
         "progress",

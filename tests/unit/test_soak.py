@@ -159,7 +159,7 @@ def batches(
 
 
 def drift(rows: list[tuple[float, float]], start: float = 0, end: float = 3000) -> dict[str, Any]:
-    return analysis.latency_drift(rows, start, end, 60, analysis.DriftRule(1.5, 20))
+    return analysis.latency_drift(rows, start, end, 60, analysis.DriftRule(1.5, 20, 0.3))
 
 
 def test_steady_latency_is_steady() -> None:
@@ -178,6 +178,16 @@ def test_growing_latency_drifts_with_its_slope() -> None:
     assert d["r2"] > 0.9
     assert d["last_quarter_p99_ms"] > 1.5 * d["first_quarter_p99_ms"]
     assert d["change_pct"] > 50
+
+
+def test_one_spike_at_the_end_is_not_drift() -> None:
+    # a checkpoint-sized spike in the last minutes: the quarters differ, the windows show no trend
+    rows = batches(lambda s: 400 if s < 2820 else 1200)
+    d = drift(rows)
+    assert d["last_quarter_p99_ms"] > 1.5 * d["first_quarter_p99_ms"]
+    assert d["verdict"] == analysis.STEADY
+    assert d["checks"]["last_quarter_above_ratio"] and not d["checks"]["trend_up"]
+    assert d["reason"] == "not: trend up"
 
 
 def test_a_small_rise_is_not_drift() -> None:
@@ -473,3 +483,30 @@ def test_soak_memory_trend_from_prometheus_series(tmp_path: Path) -> None:
     md = (soak_dir / "soak.md").read_text()
     assert "| null | postgresql@localhost |" in md and "leak suspected" in md
     assert (soak_dir / "soak.png").stat().st_size > 1000
+
+
+def test_soak_report_recomputes_with_new_rules(tmp_path: Path) -> None:
+    """`benchlab soak-report DIR --rules F`: the same figures from what soak.json keeps, the
+    verdict by the file's rule."""
+    config = parse_config(soak_config(tmp_path, prometheus_url="http://127.0.0.1:1"))
+    settings = SoakSettings.parse(config.raw["soak"])
+
+    def query(q: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        if "total" in q or "limit" in q:
+            return []
+        dt = (end - start) / 9
+        values = [[start + i * dt, str((500 + 40 * i) * MIB)] for i in range(10)]
+        return [{"metric": {"service": "postgresql", "host": "localhost"}, "values": values}]
+
+    soak_dir, doc, _ = soak(config, settings, tmp_path / "r", query=query)
+    before = doc["targets"]["null"]["memory"]["postgresql@localhost"]
+    rules = tmp_path / "soak.yml"
+    rules.write_text(yaml.safe_dump({"benchlab_soak": {"leak_min_slope_mib_per_h": 10**9}}))
+    assert main(["soak-report", str(soak_dir), "--rules", str(rules)]) == 0
+    after = json.loads((soak_dir / "soak.json").read_text())["targets"]["null"]
+    m = after["memory"]["postgresql@localhost"]
+    assert m["slope_mib_per_h"] == pytest.approx(before["slope_mib_per_h"], rel=1e-3)
+    assert m["verdict"] == analysis.NO_LEAK and after["leak"] == analysis.NO_LEAK
+    assert after["latency"]["batches"] == doc["targets"]["null"]["latency"]["batches"]
+    assert "no leak" in (soak_dir / "soak.md").read_text()
+    assert main(["soak-report", str(tmp_path / "nothing")]) == 2

@@ -15,7 +15,9 @@ the last quarter, and the slope of the last half alone. The leak rule (LeakRule,
 Latency (per target, acknowledgement latency of successful batches by due time): p99 per
 window, the least-squares slope of those p99s in ms/h with R², and the p99 of the first
 quarter's batches against the last quarter's. Drifting when the last quarter's p99 is at least
-drift_ratio x the first's and at least drift_min_ms more.
+drift_ratio x the first's and at least drift_min_ms more, and the windows' p99 rise as a trend
+(slope > 0, R² >= drift_min_r2): one checkpoint's spike in the last quarter of a short soak
+makes the quarters differ without any trend.
 
 Neither is judged ("not judged", the figures still given) with fewer than min_points samples
 or windows, or a measured span under min_span_s: a slope in MiB/h from two minutes of a store
@@ -205,11 +207,13 @@ def _too_short(n: int, what: str, span: float, min_n: int, min_span_s: float) ->
 class DriftRule:
     ratio: float
     min_ms: float
+    min_r2: float = 0.0
 
     def text(self) -> str:
         return (
             f"last quarter's p99 >= {self.ratio:g} x the first quarter's and at least "
-            f"{self.min_ms:g} ms more"
+            f"{self.min_ms:g} ms more, and the p99 per window rises as a trend (slope > 0, "
+            f"R² >= {self.min_r2:g})"
         )
 
 
@@ -282,9 +286,16 @@ def latency_drift(
     if short:
         out["reason"] = short
         return out
-    drifting = p99_last >= rule.ratio * p99_first and p99_last - p99_first >= rule.min_ms
+    checks = {
+        "last_quarter_above_ratio": p99_last >= rule.ratio * p99_first,
+        "last_quarter_above_min_ms": p99_last - p99_first >= rule.min_ms,
+        "trend_up": fit is not None and fit.slope > 0 and (fit.r2 or 0.0) >= rule.min_r2,
+    }
+    out["checks"] = checks
+    drifting = all(checks.values())
     out["verdict"] = DRIFTING if drifting else STEADY
-    out["reason"] = rule.text() + (": holds" if drifting else ": does not hold")
+    failed = [name.replace("_", " ") for name, ok in checks.items() if not ok]
+    out["reason"] = "every condition holds" if drifting else "not: " + ", ".join(failed)
     return out
 
 
@@ -301,7 +312,9 @@ def leak_rule(settings: Any) -> LeakRule:
 
 
 def drift_rule(settings: Any) -> DriftRule:
-    return DriftRule(ratio=settings.drift_ratio, min_ms=settings.drift_min_ms)
+    return DriftRule(
+        ratio=settings.drift_ratio, min_ms=settings.drift_min_ms, min_r2=settings.drift_min_r2
+    )
 
 
 def rule_dict(rule: LeakRule | DriftRule) -> dict[str, Any]:

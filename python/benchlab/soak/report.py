@@ -116,3 +116,54 @@ def write_soak_report(soak_dir: Path, doc: dict[str, Any] | None = None) -> Path
     path = soak_dir / REPORT_FILE
     write_text_atomic(path, render_template("soak.md.j2", context))
     return path
+
+
+def reanalyse(soak_dir: Path, rules: dict[str, Any] | None = None) -> dict[str, Any]:
+    """soak.json's figures computed again from what it keeps (each working-set series, the
+    batch latencies in <target>-batch-latency.csv), with `rules` (soak.yml's benchlab_soak:
+    the analysis keys) over the settings it ran with; soak.json rewritten. For a rule changed
+    after the soak: `benchlab soak-report DIR --rules group_vars/all/soak.yml`."""
+    import csv
+
+    from benchlab.soak import analysis
+    from benchlab.soak.settings import SoakSettings
+
+    doc = read_json(soak_dir / SOAK_FILE)
+    settings = SoakSettings.parse({**doc["settings"], **(rules or {})})
+    doc["settings"] = settings.as_dict()
+    leak, drift = analysis.leak_rule(settings), analysis.drift_rule(settings)
+    doc["leak_rule"], doc["drift_rule"] = analysis.rule_dict(leak), analysis.rule_dict(drift)
+    for name, t in (doc.get("targets") or {}).items():
+        span = float(t.get("measured_s") or 0.0)
+        for key, m in (t.get("memory") or {}).items():
+            points = [(float(s), float(v) * analysis.MIB) for s, v in m.get("series") or []]
+            keep = {k: m.get(k) for k in ("service", "host", "series", "oom_kills", "restarts")}
+            t["memory"][key] = {
+                **analysis.memory_trend(points, 0.0, span, m.get("limit_bytes"), leak),
+                **keep,
+            }
+        path = soak_dir / f"{name}-batch-latency.csv"
+        if path.is_file() and t.get("latency") is not None:
+            with path.open(encoding="utf-8", newline="") as fh:
+                rows = [(float(r["due_s"]), float(r["latency_ms"])) for r in csv.DictReader(fh)]
+            warm = float(t.get("warmup_s") or 0.0)
+            what = t["latency"].get("what")
+            t["latency"] = analysis.latency_drift(
+                rows, warm, warm + span, settings.window_s, drift,
+                settings.min_points, settings.min_span_s,
+            )  # fmt: skip
+            t["latency"]["what"] = what
+        verdicts = [m["verdict"] for m in t["memory"].values()]
+        t["leaking_services"] = [k for k, m in t["memory"].items() if m["verdict"] == analysis.LEAK]
+        t["leak"] = (
+            analysis.LEAK
+            if t["leaking_services"]
+            else analysis.NO_LEAK
+            if any(v != analysis.NOT_JUDGED for v in verdicts)
+            else analysis.NOT_JUDGED
+        )
+    doc["reanalysed"] = utc_iso()
+    from benchlab.results import write_json
+
+    write_json(soak_dir / SOAK_FILE, doc)
+    return doc

@@ -131,7 +131,7 @@ def memory_figures(
                     "trend is not a measure of a leak (the kill itself may be one)"
                 )
             trend["series"] = [
-                [round(t - start, 1), round(v / analysis.MIB, 3)] for t, v in sorted(points)
+                [round(t - start, 3), round(v / analysis.MIB, 3)] for t, v in sorted(points)
             ]
             out[f"{service}@{host}" if host else service] = trend
     return out, notes

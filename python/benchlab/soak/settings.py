@@ -27,6 +27,7 @@ BOUNDS: dict[str, dict[str, Any]] = {
     "leak_tail_share": {"minimum": 0, "maximum": 1},
     "drift_ratio": {"minimum": 1},
     "drift_min_ms": {"minimum": 0},
+    "drift_min_r2": {"minimum": 0, "maximum": 1},
 }
 RATE_KEYS = (
     "rate_per_s",
@@ -60,6 +61,7 @@ class SoakSettings:
     # latency drift: last quarter's p99 >= drift_ratio x the first's and >= drift_min_ms more
     drift_ratio: float
     drift_min_ms: float
+    drift_min_r2: float
     # target -> {rate_per_s, source, search_id, sustainable_per_s, fraction, search_created}
     rates: dict[str, dict[str, Any]]
 
