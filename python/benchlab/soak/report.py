@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.render import fmt_num, fmt_value, render_template
-from benchlab.results import PARTIAL_MARKER, read_json, utc_iso, write_text_atomic
+from benchlab.results import PARTIAL_MARKER, ResultsError, read_json, utc_iso, write_text_atomic
 from benchlab.soak.run import SOAK_FILE
 
 PLOT_FILE = "soak.png"
@@ -79,6 +79,8 @@ def write_soak_report(soak_dir: Path, doc: dict[str, Any] | None = None) -> Path
     """soak.md and soak.png from soak.json (or `doc`, its contents in memory)."""
     if doc is None:
         doc = read_json(soak_dir / SOAK_FILE)
+    if not isinstance(doc, dict):
+        raise ResultsError(f"no soak record {soak_dir / SOAK_FILE}")
     targets = []
     for t in (doc.get("targets") or {}).values():
         verdict = t.get("data_verdict") or {}
@@ -129,6 +131,8 @@ def reanalyse(soak_dir: Path, rules: dict[str, Any] | None = None) -> dict[str, 
     from benchlab.soak.settings import SoakSettings
 
     doc = read_json(soak_dir / SOAK_FILE)
+    if not isinstance(doc, dict):
+        raise ResultsError(f"no soak record {soak_dir / SOAK_FILE}")
     settings = SoakSettings.parse({**doc["settings"], **(rules or {})})
     doc["settings"] = settings.as_dict()
     leak, drift = analysis.leak_rule(settings), analysis.drift_rule(settings)
