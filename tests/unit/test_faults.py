@@ -405,3 +405,13 @@ def test_disk_full_fills_and_frees_a_real_filesystem(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "injected_at=" in done.stdout and "freed_at=" in done.stdout
     assert not (tmp_path / "ballast").exists()
+
+
+def test_the_partition_runs_on_the_controller_with_the_kits_python(tmp_path: Path) -> None:
+    """The veth links live in the controller's root namespace: its ad-hoc inventory names the
+    kit's interpreter (discovery may pick a broken pyenv shim: rc 127, no injection)."""
+    from benchlab.faults.inject import root_host
+
+    text = root_host(tmp_path).read_text()
+    assert "ansible_connection=local" in text
+    assert "ansible_python_interpreter='{{ ansible_playbook_python }}'" in text

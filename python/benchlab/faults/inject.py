@@ -108,7 +108,13 @@ def ansible_shell(repo: Path, inventory: Path, host: str, cmd: str) -> tuple[int
 def root_host(folder: Path) -> Path:
     """An inventory of the controller itself: where the virtual lab's veth links live."""
     path = folder / "hosts.ini"
-    path.write_text("localhost ansible_connection=local\n", encoding="utf-8")
+    # modules run in the kit's venv, as on inventory/local: interpreter discovery may find a
+    # broken shim first (a pyenv python3.13 without its version)
+    path.write_text(
+        "localhost ansible_connection=local "
+        "ansible_python_interpreter='{{ ansible_playbook_python }}'\n",
+        encoding="utf-8",
+    )
     return path
 
 
