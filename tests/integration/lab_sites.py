@@ -305,3 +305,62 @@ def changed_tasks(stdout: str) -> set[tuple[str, str, str]]:
         elif m := re.match(r"changed: \[([^\]]+)\]", line):
             out.add((play, task, m.group(1)))
     return out
+
+
+@dataclass(frozen=True)
+class FaultedBench:
+    """A bench.yml run into whose load the kit's fault matrix struck one fault, and the
+    matrix's own reading of it (benchlab.faults.analysis)."""
+
+    run: PlaybookRun
+    run_dir: Path
+    injection: Any  # benchlab.faults.inject.Injection
+    row: Any  # benchlab.faults.analysis.FaultRow
+
+    def json(self, name: str) -> Any:
+        return json.loads((self.run_dir / name).read_text())
+
+
+def bench_with_fault(
+    site: LabSite,
+    run_id: str,
+    fault_name: str,
+    at_s: float,
+    *bench_args: str,
+    inventory: Path | None = None,
+) -> FaultedBench:
+    """Run bench.yml with `bench_args` and strike `fault_name` (benchlab.faults.catalogue)
+    with the matrix's own injection once its target's load is `at_s` seconds old (read from
+    the run's progress file on the load generator), then analyse the run as the matrix does.
+    `inventory`: another inventory of the same hosts (default: the site's)."""
+    from benchlab.faults.analysis import analyse
+    from benchlab.faults.catalogue import BY_NAME
+    from benchlab.faults.inject import group_hosts, inject
+
+    fault = BY_NAME[fault_name]
+    where = ["-i", str(inventory)] if inventory else site.inventory_args()
+    inventory = inventory or REPO / (site.inventory or "inventory/local")
+    victim = group_hosts(inventory, fault.group)[0]
+    progress = f"{RESULTS_ON_LOADGEN}/.progress/{run_id}.json"
+    args = [*where, "bench.yml", "-e", f"benchlab_run_id={run_id}", *bench_args]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        bench = pool.submit(run_playbook, *args, timeout=2400)
+        deadline = time.monotonic() + 900  # bench.yml first brings the lab up (idempotent)
+        while True:
+            assert not bench.done(), bench.result().stdout[-4000:]
+            assert time.monotonic() < deadline, f"run {run_id}: {fault.target} never loaded"
+            text = site.shell(site.loadgen_host, f"cat {progress} 2>/dev/null || true")
+            try:  # benchlab.progress.ProgressFile: the newest LiveFigures under "figures"
+                now = json.loads(text).get("figures") or {}
+            except (ValueError, AttributeError):
+                now = {}
+            if now.get("target") == fault.target and now.get("stage") == "load":
+                wait = at_s - float(now.get("elapsed_s") or 0)
+                if wait <= 2:
+                    time.sleep(max(0.0, wait))
+                    break
+            time.sleep(1)
+        injection = inject(fault, REPO, inventory, victim, run_id)
+        run = bench.result()
+    run_dir = REPO / "results" / run_id
+    return FaultedBench(run, run_dir, injection, analyse(run_dir, fault, injection))

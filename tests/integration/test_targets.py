@@ -2,6 +2,8 @@
 
 - `-e target=pipeline` runs on an inventory that has no `postgresql` group: nothing of the
   kit reads PostgreSQL unless the target needs it (bench_run.yml, preflight, the template).
+  The same run is CI's broker kill: the fault matrix's kafka_kill, struck mid-load by its
+  own injection and read by its own analysis.
 - The kafka target (benchlab.targets.kafka) stores what the broker acknowledged, and its
   audit reads the topic back: lost 0 on a clean run, and every record it was told of but
   never saw is counted lost.
@@ -21,8 +23,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import REPO, Lab, run_playbook
-from lab_sites import count, progress_lines
+from conftest import REPO, Lab
+from lab_sites import LOCAL, bench_with_fault, count, progress_lines
 from pipeline_helpers import produce
 
 from benchlab.cli import main
@@ -112,22 +114,30 @@ def inventory_without_postgresql(tmp_path_factory: pytest.TempPathFactory) -> Pa
     return inventory
 
 
-def test_pipeline_runs_on_an_inventory_without_postgresql(
+def test_pipeline_runs_on_an_inventory_without_postgresql_through_a_broker_kill(
     lab: Lab, inventory_without_postgresql: Path
 ) -> None:
+    """The fault matrix's kafka_kill, struck 10 s into a 30 s smoke load: the producer's
+    retries and the broker's restart by the kit's supervisord lose nothing acknowledged."""
     run_id = f"it-nopg-{uuid.uuid4().hex[:10]}"
-    run = run_playbook(
-        "-i", str(inventory_without_postgresql), "bench.yml", "-e", "target=pipeline",
-        "-e", "duration=10", "-e", f"benchlab_run_id={run_id}",
+    faulted = bench_with_fault(
+        LOCAL, run_id, "kafka_kill", 10, "-e", "target=pipeline", "-e", "phase=smoke",
+        "-e", "duration=30", inventory=inventory_without_postgresql,
     )  # fmt: skip
+    run = faulted.run
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    assert faulted.injection.ok, faulted.injection
+    row = faulted.row
+    assert row.verdict == "PASS" and row.lost == 0 and row.duplicates == 0, row
+    assert row.acknowledged == row.found and row.acknowledged > 0, row
+    assert row.restarted_by and row.restarted_by.startswith("supervisord"), row
+    assert row.first_write_s is not None, row
     # the live progress line, polled every 10 s while the job ran: the pipeline's figures,
     # with records acknowledged by Kafka and stored in HDFS once its load has run
     lines = [p for p in progress_lines(run.stdout) if p["target"] == "pipeline"]
     assert any(count(p["acked"]) > 0 and p["stored"] != "n/a" for p in lines), run.stdout[-5000:]
     assert "ASYNC POLL" not in run.stdout and "FAILED - RETRYING" not in run.stdout
-    run_dir = REPO / "results" / run_id
-    data = json.loads((run_dir / "run.json").read_text())
+    data = faulted.json("run.json")
     assert data["targets"] == ["pipeline"]
     assert "postgresql" not in data["config"]["lab"]["groups"]
     assert "postgresql" not in data["config"]["services"]

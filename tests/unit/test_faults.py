@@ -30,7 +30,7 @@ NOW = datetime(2026, 12, 1, 3, 0, 0, tzinfo=UTC)
 
 # -- catalogue ----------------------------------------------------------------------------
 def test_catalogue_names_are_unique_and_complete() -> None:
-    assert len({f.name for f in CATALOGUE}) == len(CATALOGUE) == 9
+    assert len({f.name for f in CATALOGUE}) == len(CATALOGUE) == 10
     for fault in CATALOGUE:
         assert fault.target in ("postgresql", "pipeline", "kafka")
         assert fault.action and fault.recovery
@@ -52,7 +52,6 @@ def test_parse_faults() -> None:
         ("kafka_kill,,postgresql_kill", "has an empty name"),
         ("kafka_kill,kafka_kill", "names a fault twice"),
         ("all,kafka_kill", "'all' stands alone"),
-        ("postgresql_disk_full", "not built"),
     ],
 )
 def test_parse_faults_errors(text: str, expected: str) -> None:
@@ -233,7 +232,6 @@ def test_matrix_writes_one_table(tmp_path: Path) -> None:
     assert doc["rows"][0]["injected_at_load_s"] == 20.5
     md = (plan.out_dir / "faults.md").read_text()
     assert "| postgresql_kill | PASS | 20261201T030000Z-p2-postgresql-postgresql-kill-beef |" in md
-    assert "postgresql_disk_full" in md  # what is not built is listed
     with pytest.raises(Exception, match="exists"):  # never overwritten
         make_plan(REPO, tmp_path, LOCAL, "postgresql_kill", 20, 60, {}, now=NOW, token="beef")
 
@@ -336,3 +334,84 @@ def test_every_command_passes_ansible_argument_splitting(fault: Any) -> None:
     assert split_args(cmd)
     undo = actions.restore_command(fault)
     assert undo is None or split_args(undo)
+
+
+def test_every_prepare_command_passes_ansible_argument_splitting() -> None:
+    from ansible.parsing.splitter import split_args
+
+    from benchlab.faults.inject import postgres_access
+
+    made = [actions.prepare_command(f, postgres_access(REPO)) for f in CATALOGUE]
+    assert [c for c in made if c is not None]
+    for cmd in made:
+        assert cmd is None or split_args(cmd)
+
+
+# -- disk full ----------------------------------------------------------------------------
+def test_disk_full_runs_its_load_into_a_table_on_the_small_filesystem(tmp_path: Path) -> None:
+    plan = make_plan(REPO, tmp_path, LOCAL, "postgresql_disk_full", 20, 60, {}, now=NOW, token="d")
+    (item,) = plan.faults
+    assert item.extravars["benchlab_run_pg_table"] == "events_disk_full"
+    assert item.extravars["target"] == "postgresql"
+    from benchlab.faults.inject import postgres_access
+
+    pg = postgres_access(REPO)
+    assert (pg.socket_dir, pg.port, pg.database, pg.owner) == (
+        "/run/benchlab/postgresql", 5432, "benchlab", "benchlab",
+    )  # fmt: skip
+    prep = actions.prepare_command(item.fault, pg)
+    assert prep is not None
+    assert f"mount -t tmpfs -o size={actions.DISK_SIZE}" in prep
+    assert "CREATE TABLE events_disk_full (LIKE events INCLUDING ALL) TABLESPACE" in prep
+    assert "OWNER TO benchlab" in prep
+    strike_cmd = actions.command(item.fault, run_id="r", supervisor_conf="/c", node="h")
+    assert actions.STAMP in strike_cmd and "ballast" in strike_cmd and "trap" in strike_cmd
+    assert "ballast" in (actions.restore_command(item.fault) or "")
+
+
+def test_a_fault_whose_prepare_step_fails_is_not_run(tmp_path: Path) -> None:
+    plan = make_plan(REPO, tmp_path, LOCAL, "postgresql_disk_full,postgresql_kill", 20, 60, {},
+                     now=NOW, token="e")  # fmt: skip
+    ran: list[str] = []
+    runs = fake_runner(tmp_path)
+
+    def runner(extravars: Mapping[str, Any], **kwargs: Any) -> int:
+        ran.append(extravars["benchlab_run_id"])
+        return runs(extravars, **kwargs)
+
+    def prepare(fault: Any, host: str) -> tuple[bool, str]:
+        return (
+            (False, "mount: permission denied") if fault.name.endswith("disk_full") else (True, "")
+        )
+
+    outcome = execute(plan, runner, strike, lambda: False, lambda _: None, prepare)
+    assert [r.verdict for r in outcome.rows] == ["NOT RUN", "PASS"]
+    assert "mount: permission denied" in outcome.rows[0].notes[0]
+    assert ran == [plan.faults[1].run_id]
+    assert outcome.exit_code == 1  # not every fault ran: the kit failed, not the data
+
+
+def test_disk_full_fills_and_frees_a_real_filesystem(tmp_path: Path) -> None:
+    """The strike's shell itself on a tiny tmpfs stand-in (a folder here): it stamps, leaves
+    no room, and its trap frees the space when it is cut short."""
+    import subprocess
+
+    cmd = actions.disk_full_command().replace(actions.DISK_DIR, str(tmp_path))
+    cmd = cmd.replace(f"mountpoint -q {tmp_path}", "true")
+    cmd = cmd.replace("bs=64k", "bs=64k count=4").replace(f"sleep {actions.DISK_FULL_S}", "sleep 0")
+    done = subprocess.run(
+        ["sh", "-c", cmd], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "injected_at=" in done.stdout and "freed_at=" in done.stdout
+    assert not (tmp_path / "ballast").exists()
+
+
+def test_the_partition_runs_on_the_controller_with_the_kits_python(tmp_path: Path) -> None:
+    """The veth links live in the controller's root namespace: its ad-hoc inventory names the
+    kit's interpreter (discovery may pick a broken pyenv shim: rc 127, no injection)."""
+    from benchlab.faults.inject import root_host
+
+    text = root_host(tmp_path).read_text()
+    assert "ansible_connection=local" in text
+    assert "ansible_python_interpreter='{{ ansible_playbook_python }}'" in text

@@ -10,8 +10,9 @@ exit is no injection: the strike itself failed). The OOM fault also prints
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 
-from benchlab.faults.catalogue import DRIVER, KILL, OOM, PARTITION, Fault
+from benchlab.faults.catalogue import DISK_FULL, DRIVER, KILL, OOM, PARTITION, Fault
 
 STAMP = 'echo "injected_at=$(date +%s.%N)"'
 CGROUP_CONF_DIR = "/etc/benchlab/cgroups.d"
@@ -21,6 +22,28 @@ OOM_WAIT_S = 30
 # reclaimed, big enough to get there in a few seconds.
 OOM_STEP_BYTES = 8 * 1024 * 1024
 PARTITION_S = 30
+# The disk-full fault: a size-limited tmpfs holding one tablespace, the run's table in it.
+DISK_DIR = "/var/lib/benchlab/postgresql-disk-full"
+DISK_SIZE = "256m"
+DISK_TABLESPACE = "benchlab_disk_full"
+DISK_FULL_S = 20
+
+
+@dataclass(frozen=True)
+class PostgresAccess:
+    """How root on the PostgreSQL host reaches the kit's database as its superuser (peer
+    authentication over the socket, roles/postgresql)."""
+
+    socket_dir: str
+    port: int
+    database: str
+    owner: str  # the kit's role, which the run's table must belong to
+
+    def psql(self) -> str:
+        return (
+            "runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1"
+            f" -h {shlex.quote(self.socket_dir)} -p {self.port} -d {shlex.quote(self.database)}"
+        )
 
 
 def kill_command(program: str, supervisor_conf: str) -> str:
@@ -116,6 +139,47 @@ sleep {PARTITION_S}
 """
 
 
+def disk_full_prepare_command(table: str, pg: PostgresAccess) -> str:
+    """Before the run: a fresh tmpfs of DISK_SIZE with one tablespace, and `table` in it
+    (the schema of `events`, owned by the kit's role). Earlier ones are dropped first, so a
+    tmpfs lost with a reboot leaves nothing half made."""
+    d, t, ts = shlex.quote(DISK_DIR), shlex.quote(table), DISK_TABLESPACE
+    return f"""set -eu
+q() {{ {pg.psql()} "$@"; }}
+q -c "DROP TABLE IF EXISTS {t}" -c "DROP TABLESPACE IF EXISTS {ts}"
+mkdir -p {d}
+if mountpoint -q {d}; then umount {d}; fi
+mount -t tmpfs -o size={DISK_SIZE},mode=0700 benchlab-disk-full {d}
+mkdir {d}/tablespace
+chown -R postgres:postgres {d}
+q -c "CREATE TABLESPACE {ts} LOCATION '{DISK_DIR}/tablespace'"
+q -c "CREATE TABLE {t} (LIKE events INCLUDING ALL) TABLESPACE {ts}" \
+  -c "ALTER TABLE {t} OWNER TO {pg.owner}"
+echo "prepared: table {table} in tablespace {ts} on a {DISK_SIZE} tmpfs at {DISK_DIR}"
+"""
+
+
+def disk_full_command() -> str:
+    """Fill the tmpfs to its last 64 KiB block (the table's next pages fail with ENOSPC, SQLSTATE
+    53100), hold DISK_FULL_S, then free the space (the trap: also when cut short)."""
+    d = shlex.quote(DISK_DIR)
+    return f"""set -u
+mountpoint -q {d} || {{ echo "{DISK_DIR} is not mounted: no prepare step ran"; exit 3; }}
+trap 'rm -f {d}/ballast && echo "freed_at=$(date +%s.%N)"' EXIT
+{STAMP}
+dd if=/dev/zero of={d}/ballast bs=64k status=none 2>/dev/null || true
+echo "filled: $(df -B1 --output=avail {d} | tail -1) bytes left on {DISK_DIR}"
+sleep {DISK_FULL_S}
+"""
+
+
+def prepare_command(fault: Fault, pg: PostgresAccess) -> str | None:
+    """What must exist before the fault's run starts (None: nothing)."""
+    if fault.kind == DISK_FULL:
+        return disk_full_prepare_command(dict(fault.extravars)["benchlab_run_pg_table"], pg)
+    return None
+
+
 def restore_command(fault: Fault) -> str | None:
     """What puts the lab back as site.yml left it if the action was cut short (idempotent)."""
     if fault.kind == OOM and fault.program:
@@ -125,6 +189,8 @@ def restore_command(fault: Fault) -> str | None:
             f"memory.limit_in_bytes /sys/fs/cgroup/benchlab/{s}/memory.max; do "
             '[ -e "$f" ] && echo "$MEMORY_LIMIT_BYTES" > "$f"; done; echo restored'
         )
+    if fault.kind == DISK_FULL:
+        return f"rm -f {shlex.quote(DISK_DIR)}/ballast; echo restored"
     return None
 
 
@@ -137,4 +203,6 @@ def command(fault: Fault, *, run_id: str, supervisor_conf: str, node: str) -> st
         return oom_command(fault.program)
     if fault.kind == PARTITION:
         return partition_command(node)
+    if fault.kind == DISK_FULL:
+        return disk_full_command()
     raise ValueError(f"fault {fault.name}: no action for kind {fault.kind!r}")

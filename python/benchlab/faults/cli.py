@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 
 from benchlab.exitcodes import EXIT_BAD_INPUT
-from benchlab.faults.catalogue import CATALOGUE, MISSING
+from benchlab.faults.catalogue import CATALOGUE
 
 DESCRIPTION = (
     "For each fault, one bench.yml run (phase 2's rate by default, -e duration=--duration, "
@@ -18,8 +18,6 @@ DESCRIPTION = (
     "seconds the fault is injected on its victim host (ad-hoc ansible-runner call). Then one "
     "table for the matrix in results/faults-<id>/faults.md and faults.json. Faults: "
     + "; ".join(f"{f.name} ({f.action})" for f in CATALOGUE)
-    + ". Not built: "
-    + ", ".join(MISSING)
     + ". Exit: 0 every fault PASS, 1 a run or an injection failed, 2 bad input (nothing run), "
     "10 a fault lost acknowledged records or could not be audited, 130 interrupted."
 )
@@ -30,6 +28,7 @@ def cmd_faults_run(args: argparse.Namespace, console: Console) -> int:
     from benchlab.faults.catalogue import FaultError
     from benchlab.faults.matrix import (
         BENCH_PLAYBOOK,
+        default_prepare,
         default_strike,
         execute,
         make_plan,
@@ -50,7 +49,7 @@ def cmd_faults_run(args: argparse.Namespace, console: Console) -> int:
         return EXIT_BAD_INPUT
     stop = StopFlag()
     stop.install()
-    cmdline = ["-i", str(inventory)]
+    cmdline = ["-i", str(inventory), *(["--skip-tags", "lab"] if args.skip_lab else [])]
 
     def runner(
         extravars: Mapping[str, Any],
@@ -78,7 +77,9 @@ def cmd_faults_run(args: argparse.Namespace, console: Console) -> int:
         f"phase {plan.phase}, {plan.duration_s:g} s each, fault at {plan.at_s:g} s; inventory "
         f"{inventory}; output {plan.out_dir}"
     )
-    outcome = execute(plan, runner, default_strike(repo, inventory), stop, say)
+    outcome = execute(
+        plan, runner, default_strike(repo, inventory), stop, say, default_prepare(repo, inventory)
+    )
     for line in summary_lines(outcome):
         say(line)
     return outcome.exit_code
@@ -117,6 +118,9 @@ def register(sub: Any) -> None:
                    help="phase (default 2) or a run parameter but target and duration")  # fmt: skip
     r.add_argument("--repo", default=".", help="kit checkout (default: current directory)")
     r.add_argument("--quiet", action="store_true", help="no live progress")
+    r.add_argument("--skip-lab", action="store_true",
+                   help="bench.yml --skip-tags lab: the lab plays are not re-applied before "
+                   "each fault's run (the lab is up as site.yml left it)")  # fmt: skip
     r.set_defaults(func=cmd_faults_run)
     w = fsub.add_parser("report", help="the table again from faults.json and the run folders")
     w.add_argument("matrix_dir", help="results/faults-<id>")

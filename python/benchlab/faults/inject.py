@@ -17,6 +17,8 @@ from benchlab.faults import actions
 from benchlab.faults.catalogue import PARTITION, Fault
 
 KIT_VARS = "group_vars/all/kit.yml"
+PORTS_VARS = "group_vars/all/ports.yml"
+POSTGRESQL_DEFAULTS = "roles/postgresql/defaults/main.yml"
 INJECTED = re.compile(r"^injected_at=([0-9]+(?:\.[0-9]+)?)$", re.MULTILINE)
 STRUCK = re.compile(r"^struck_at=([0-9]+(?:\.[0-9]+)?)$", re.MULTILINE)
 
@@ -47,6 +49,19 @@ def supervisor_conf(repo: Path) -> str:
     """benchlab_supervisor_conf: the one definition, in group_vars/all/kit.yml."""
     data = yaml.safe_load((repo / KIT_VARS).read_text(encoding="utf-8"))
     return str(data["benchlab_supervisor_conf"])
+
+
+def postgres_access(repo: Path) -> actions.PostgresAccess:
+    """The kit's PostgreSQL socket, port, database and role: their one definitions (the role's
+    defaults, the kit-wide port)."""
+    role = yaml.safe_load((repo / POSTGRESQL_DEFAULTS).read_text(encoding="utf-8"))
+    ports = yaml.safe_load((repo / PORTS_VARS).read_text(encoding="utf-8"))
+    return actions.PostgresAccess(
+        str(role["postgresql_socket_dir"]),
+        int(ports["postgresql_port"]),
+        str(role["postgresql_database"]),
+        str(role["postgresql_user"]),
+    )
 
 
 def group_hosts(inventory: Path, group: str) -> list[str]:
@@ -93,7 +108,13 @@ def ansible_shell(repo: Path, inventory: Path, host: str, cmd: str) -> tuple[int
 def root_host(folder: Path) -> Path:
     """An inventory of the controller itself: where the virtual lab's veth links live."""
     path = folder / "hosts.ini"
-    path.write_text("localhost ansible_connection=local\n", encoding="utf-8")
+    # modules run in the kit's venv, as on inventory/local: interpreter discovery may find a
+    # broken shim first (a pyenv python3.13 without its version)
+    path.write_text(
+        "localhost ansible_connection=local "
+        "ansible_python_interpreter='{{ ansible_playbook_python }}'\n",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -131,3 +152,15 @@ def inject(
         out[-2000:],
         restored,
     )
+
+
+def prepare(
+    fault: Fault, repo: Path, inventory: Path, host: str, *, shell: ShellRunner = ansible_shell
+) -> tuple[bool, str]:
+    """Make what `fault` needs before its run (ok, what the host printed); (True, "") when it
+    needs nothing."""
+    cmd = actions.prepare_command(fault, postgres_access(repo))
+    if cmd is None:
+        return True, ""
+    rc, out = shell(repo, inventory, host, cmd)
+    return rc == 0, out[-1000:]

@@ -25,7 +25,7 @@ from benchlab.exitcodes import EXIT_DATA_FAILED, EXIT_FAILED, EXIT_INTERRUPTED, 
 from benchlab.faults import report
 from benchlab.faults.analysis import FaultRow, analyse
 from benchlab.faults.catalogue import PARTITION, Fault, FaultError, parse_faults
-from benchlab.faults.inject import Injection, group_hosts, inject
+from benchlab.faults.inject import Injection, group_hosts, inject, prepare
 from benchlab.faults.timing import Striker
 from benchlab.results import utc_stamp, write_text_atomic
 from benchlab.runparams import ParamError, load_phases, resolve
@@ -55,6 +55,7 @@ class BenchRunner(Protocol):
 
 
 InjectFn = Callable[[Fault, str, str], Injection]  # (fault, victim host, run id)
+PrepareFn = Callable[[Fault, str], tuple[bool, str]]  # (fault, victim host) -> (ok, output)
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,7 @@ def make_plan(
             )
             continue
         run_id = f"{stamp}-p{phase}-{fault.target}-{fault.name.replace('_', '-')}-{rand}"
-        extravars = {**params, "phase": phase, "benchlab_run_id": run_id}
+        extravars = {**params, **dict(fault.extravars), "phase": phase, "benchlab_run_id": run_id}
         planned.append(PlannedFault(fault, hosts[0], run_id, extravars))
     plan = Plan(
         f"{stamp}-{rand}",
@@ -201,6 +202,7 @@ def execute(
     strike: InjectFn,
     should_stop: Callable[[], bool],
     say: Callable[[str], None],
+    prepare: PrepareFn | None = None,
 ) -> Outcome:
     plan.out_dir.mkdir(parents=True, exist_ok=False)
     outcome = Outcome(plan)
@@ -214,6 +216,17 @@ def execute(
         label = f"[{i}/{len(plan.faults)}] {item.fault.name} "
         log = plan.out_dir / f"{item.fault.name}.log"
         say(f"{label}run {item.run_id} (target {item.fault.target}, victim {item.host}); log {log}")
+        if prepare is not None:
+            ready, output = prepare(item.fault, item.host)
+            if output:
+                say(f"{label}{output.splitlines()[-1]}")
+            if not ready:
+                row = FaultRow(item.fault.name, item.fault.target, item.run_id, "NOT RUN",
+                               host=item.host)  # fmt: skip
+                row.notes.append(f"its prepare step failed on {item.host}: {output[-300:]}")
+                outcome.rows.append(row)
+                report.write(plan.out_dir, _doc(plan, "running", injections), outcome.rows)
+                continue
         done: list[Injection] = []
         lock = threading.Lock()
 
@@ -294,6 +307,16 @@ def summary_lines(outcome: Outcome) -> Sequence[str]:
     ]
     lines.append(f"matrix: {outcome.plan.out_dir / report.FAULTS_MD}")
     return lines
+
+
+def default_prepare(repo: Path, inventory: Path) -> PrepareFn:
+    def ready(fault: Fault, host: str) -> tuple[bool, str]:
+        try:
+            return prepare(fault, repo, inventory, host)
+        except Exception as exc:  # the row says the fault was not run, and why
+            return False, f"{type(exc).__name__}: {exc}"
+
+    return ready
 
 
 def default_strike(repo: Path, inventory: Path) -> InjectFn:

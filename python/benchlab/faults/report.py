@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlab.faults.analysis import RATE_FRACTION, RATE_WINDOW_S, FaultRow
-from benchlab.faults.catalogue import BY_NAME, MISSING
+from benchlab.faults.catalogue import BY_NAME
 from benchlab.results import utc_iso, write_json, write_text_atomic
 
 FAULTS_MD = "faults.md"
@@ -80,9 +80,9 @@ def markdown(doc: dict[str, Any], rows: Sequence[FaultRow]) -> str:
             head += f"; acked/offered before it {r.pre_fault_acked_fraction:.0%}"
         out.append(head + f"): {r.verdict}, data verdict {r.data_verdict or 'n/a'}.")
         out += [f"  - {note}" for note in r.notes]
-    out += ["", "## Not built", ""]
-    out += [f"- {name}: {text}" for name, text in MISSING.items()]
-    out += [f"- {line}" for line in doc.get("skipped", [])]
+    if doc.get("skipped"):
+        out += ["", "## Skipped", ""]
+        out += [f"- {line}" for line in doc["skipped"]]
     return "\n".join(out) + "\n"
 
 

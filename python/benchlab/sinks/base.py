@@ -32,6 +32,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     CONNECTION = "connection"
     CONSTRAINT = "constraint"
+    RESOURCE = "resource"  # the server is short of a resource: disk full, memory, connections
     OTHER = "other"
 
 

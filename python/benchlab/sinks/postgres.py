@@ -92,6 +92,10 @@ def classify(exc: BaseException) -> ErrorKind:
         return ErrorKind.TIMEOUT
     if isinstance(exc, psycopg.errors.IntegrityError):
         return ErrorKind.CONSTRAINT
+    # SQLSTATE class 53 (disk full, out of memory, too many connections): before the
+    # connection errors, whose class (OperationalError) psycopg gives them
+    if isinstance(exc, psycopg.Error) and (exc.sqlstate or "").startswith("53"):
+        return ErrorKind.RESOURCE
     if isinstance(
         exc,
         psycopg.OperationalError
