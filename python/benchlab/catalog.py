@@ -1,6 +1,6 @@
 """What is under results/: one summary per directory of any kind (`benchlab results list`).
 
-Kinds: a phase run (run.json), a search (search.json), a scale-out report
+Kinds: a phase run (run.json), a search (search.json), a soak (soak.json), a scale-out report
 (scaleout-<id>/report.json), a calibration (calibration-<id>/<host>/report.json) and a
 comparison (compare-<id>/compare.json). Each summary holds the kind, the phase, the targets,
 the headline figure per target (a phase run's throughput after the warm-up, a search's
@@ -26,6 +26,7 @@ from benchlab.results import (
 from benchlab.search.judge import data_failures
 
 COMPARE_FILE = "compare.json"
+SOAK_FILE = "soak.json"  # benchlab.soak.run.SOAK_FILE
 REPORT_FILE = "report.json"
 PASS, FAIL = "PASS", "FAIL"
 
@@ -35,7 +36,7 @@ class Entry:
     """One results directory, summarised."""
 
     id: str
-    kind: str  # run, search, scaleout, calibration, compare
+    kind: str  # run, search, soak, scaleout, calibration, compare
     path: str
     phase: str | None = None
     status: str | None = None
@@ -94,6 +95,31 @@ def search_entry(path: Path, doc: Mapping[str, Any]) -> Entry:
         headline_label="sustainable/s",
         headline={t: f.get("sustainable_per_s") for t, f in found.items()},
         data_verdict={t: FAIL if data_failures(trials, t) else PASS for t in found},
+    )
+
+
+def soak_entry(path: Path, doc: Mapping[str, Any]) -> Entry:
+    """A soak: the offered rate per target, and per target its memory and latency verdicts."""
+    found = doc.get("targets") or {}
+    verdicts = doc.get("data_verdict") or {}
+    words = []
+    for t, f in found.items():
+        memory = ", ".join(
+            f"{key} {fmt_num(m.get('slope_mib_per_h'), 1, signed=True)} MiB/h"
+            for key, m in (f.get("memory") or {}).items()
+        )
+        words.append(
+            f"{t} {fmt_num(f.get('offered_per_s'))}/s: {f.get('leak', 'not judged')}"
+            + (f" ({memory})" if memory else "")
+            + f", latency {(f.get('latency') or {}).get('verdict', 'not judged')}"
+        )
+    return Entry(
+        **_record(path, doc, "soak"),
+        targets=[str(t.get("name")) for t in (doc.get("config") or {}).get("targets") or []],
+        headline_label="offered/s",
+        headline={t: f.get("offered_per_s") for t, f in found.items()},
+        summary="; ".join(words),
+        data_verdict={t: str(v.get("status")) for t, v in verdicts.items()},
     )
 
 
@@ -158,6 +184,7 @@ def compare_entry(path: Path, doc: Mapping[str, Any]) -> Entry:
 READERS: tuple[tuple[str, Callable[[Path, Any], Entry]], ...] = (
     (RUN_FILE, run_entry),
     (SEARCH_FILE, search_entry),
+    (SOAK_FILE, soak_entry),
     (COMPARE_FILE, compare_entry),
 )
 

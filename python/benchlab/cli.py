@@ -143,6 +143,98 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     return EXIT_DATA_FAILED if failed else EXIT_OK
 
 
+# -- soak ---------------------------------------------------------------------------------
+def cmd_soak(args: argparse.Namespace, console: Console) -> int:
+    """Each target held at its soak rate; memory trend, latency drift, the leak rule."""
+    from benchlab.config import ConfigError, load_config
+    from benchlab.execute import preflight
+    from benchlab.results import ResultsError
+    from benchlab.sinks import SinkUnreachable
+    from benchlab.soak.report import write_soak_report
+    from benchlab.soak.run import soak
+    from benchlab.soak.settings import SoakSettings
+
+    try:
+        config = load_config(args.config)
+        settings = SoakSettings.parse(config.raw.get("soak"))
+        for target in config.targets:
+            settings.rate(target.name)
+        preflight(config, Path(args.results_root))
+    except (ConfigError, ResultsError) as exc:
+        _err(console, str(exc))
+        return EXIT_BAD_INPUT
+    except SinkUnreachable as exc:
+        _err(console, f"sink unreachable: {exc}; fix: start it (ansible-playbook site.yml)")
+        return EXIT_UNREACHABLE
+    stop = StopFlag()
+    stop.install()
+    live = ProgressFile.for_run(Path(args.results_root), config.run_id)
+    live.write(None)
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            console.print(text, highlight=False)
+
+    try:
+        soak_dir, doc, outcomes = soak(
+            config,
+            settings,
+            Path(args.results_root),
+            should_stop=stop,
+            say=say,
+            on_figures=live.update,
+        )
+    finally:
+        live.finish("ended")
+    report = write_soak_report(soak_dir, doc)
+    for name, t in doc["targets"].items():
+        memory = "; ".join(
+            f"{key} {fmt_num(m.get('slope_mib_per_h'), 1, signed=True)} MiB/h "
+            f"(R² {fmt_num(m.get('r2'), 2)}): {m['verdict']}"
+            for key, m in (t.get("memory") or {}).items()
+        )
+        latency = t.get("latency") or {}
+        console.print(
+            f"{name}: {fmt_num(t.get('offered_per_s'))} records/s; memory {memory or 'n/a'}; "
+            f"p99 {fmt_num(latency.get('first_quarter_p99_ms'), 1)} -> "
+            f"{fmt_num(latency.get('last_quarter_p99_ms'), 1)} ms "
+            f"({fmt_num(latency.get('slope_ms_per_h'), 1, signed=True)} ms/h): "
+            f"{latency.get('verdict', 'not judged')}",
+            highlight=False,
+        )
+    console.print(f"report: {report}", highlight=False)
+    failures = [v for o in outcomes for v in o.data_failures]
+    for verdict in failures:
+        _err(console, f"data verdict FAIL: {verdict.line()}")
+    if doc["status"] != "complete":
+        return EXIT_INTERRUPTED
+    if any(o.failed_targets for o in outcomes):
+        return EXIT_FAILED
+    return EXIT_DATA_FAILED if failures else EXIT_OK
+
+
+def cmd_soak_report(args: argparse.Namespace, console: Console) -> int:
+    """soak.md again from soak.json (with --rules: the figures computed again first)."""
+    import yaml
+
+    from benchlab.config import ConfigError
+    from benchlab.results import ResultsError
+    from benchlab.soak.report import reanalyse, write_soak_report
+
+    soak_dir = Path(args.soak_dir)
+    try:
+        doc = None
+        if args.rules:
+            rules = yaml.safe_load(Path(args.rules).read_text(encoding="utf-8"))
+            doc = reanalyse(soak_dir, (rules or {}).get("benchlab_soak") or {})
+        path = write_soak_report(soak_dir, doc)
+    except (OSError, ConfigError, ResultsError, yaml.YAMLError, KeyError, TypeError) as exc:
+        _err(console, f"{soak_dir}: {exc}; fix: give a soak's results folder (soak.json)")
+        return EXIT_BAD_INPUT
+    console.print(f"report: {path}", highlight=False)
+    return EXIT_OK
+
+
 # -- progress -----------------------------------------------------------------------------
 def cmd_progress(args: argparse.Namespace, console: Console) -> int:
     """One line of a run's live figures; EXIT_RUNNING while its async job still runs."""
@@ -486,7 +578,7 @@ def cmd_results(args: argparse.Namespace, console: Console) -> int:
                 str(e.status or ""),
                 ", ".join(e.targets),
                 e.headline_text(),
-                _verdicts(e.data_verdict) if e.kind in ("run", "search") else "",
+                _verdicts(e.data_verdict) if e.kind in ("run", "search", "soak") else "",
                 _verdicts(e.criteria) if e.kind == "run" else "",
             )
         console.print(table)
@@ -539,7 +631,7 @@ def show_text(path: Path, kind: str) -> str:
     its conclusion), or where a missing one comes from."""
     if kind == "search":
         return search_conclusion_text(path)
-    report = path / ("compare.md" if kind == "compare" else "report.md")
+    report = path / {"compare": "compare.md", "soak": "soak.md"}.get(kind, "report.md")
     if report.is_file():
         return report.read_text(encoding="utf-8")
     if kind == "run":
@@ -710,6 +802,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results-root", default="/var/lib/benchlab/results")
     p.add_argument("--quiet", action="store_true", help="no line per trial")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "soak",
+        help="hold each target at a share of its sustainable rate: memory trend per service, "
+        "latency drift, the leak rule (soak.md, soak.json)",
+    )
+    p.add_argument("--config", required=True, help="run configuration with a soak object")
+    p.add_argument("--results-root", default="/var/lib/benchlab/results")
+    p.add_argument("--quiet", action="store_true", help="no line per target")
+    p.set_defaults(func=cmd_soak)
+
+    p = sub.add_parser(
+        "soak-report",
+        help="write a soak's soak.md and soak.png again; with --rules, compute its figures "
+        "again first with that file's benchlab_soak (e.g. group_vars/all/soak.yml)",
+    )
+    p.add_argument("soak_dir", help="results/<soak id>")
+    p.add_argument("--rules", help="a YAML file with benchlab_soak (the analysis and the rules)")
+    p.set_defaults(func=cmd_soak_report)
 
     p = sub.add_parser(
         "progress",

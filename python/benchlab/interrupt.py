@@ -26,8 +26,8 @@ from typing import Any
 # The directory of markers under the controller's results/; its one Ansible spelling is
 # benchlab_in_progress_dir (group_vars/all/kit.yml), checked equal by the unit tests.
 IN_PROGRESS_DIR = ".in-progress"
-# What the load generator runs: `benchlab run` or `benchlab search`.
-COMMANDS = ("run", "search")
+# What the load generator runs: `benchlab run`, `benchlab search` or `benchlab soak`.
+COMMANDS = ("run", "search", "soak")
 # The clean-up playbook, relative to the repository root.
 INTERRUPT_PLAYBOOK = "playbooks/interrupt.yml"
 # Options of the interrupted ansible-playbook the clean-up is given again: how to reach and
@@ -60,8 +60,8 @@ class Marker:
     inventory: tuple[str, ...]  # ansible_inventory_sources of the interrupted playbook
     loadgen: tuple[str, ...]  # the hosts that run the load
     results_root: str  # the run directory's parent on those hosts
-    config: str  # the run configuration there: `benchlab run|search --config <config>`
-    command: str  # run or search
+    config: str  # the run configuration there: `benchlab run|search|soak --config <config>`
+    command: str  # run, search or soak
 
     def as_dict(self) -> dict[str, Any]:
         return {

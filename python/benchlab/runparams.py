@@ -46,7 +46,13 @@ OVERRIDABLE = (
     "pg_write_method",
     "target",
     "workers",
+    "soak_fraction",
+    "soak_rate",
 )
+# The soak (-e phase=soak): each target's batches are its rate x interval_s, the rate
+# `-e soak_rate` or `fraction` (the soak entry of phases.yml, -e soak_fraction) x the newest
+# complete search's sustainable rate (benchlab.soak.plan). Its -e parameters apply to it alone.
+SOAK_PHASE = "soak"
 # -e values as preflight has always read them: plain decimals, no sign, exponent, unit or
 # blanks (_spelling names the last three in its refusal, with the plain spelling).
 _INTEGER = re.compile(r"[0-9]+")
@@ -102,6 +108,14 @@ BOUNDS: tuple[Bound, ...] = (
     Bound("record_bytes", "record_bytes", integer=True, minimum=120, maximum=1_048_576),
     # seconds at the start of the load left out of throughput and latency (not of the audit)
     Bound("warmup", "warmup_s", integer=False, minimum=0, maximum=3600, default=0),
+)
+# The soak's own -e parameters (-e phase=soak only): the share of the sustainable rate it
+# offers (its default: the soak entry's `fraction` in phases.yml) and a rate given directly.
+SOAK_BOUNDS: tuple[Bound, ...] = (
+    Bound("soak_fraction", "fraction", integer=False, minimum=0, exclusive_min=True, maximum=1),
+    Bound(
+        "soak_rate", "rate_per_s", integer=False, minimum=0, exclusive_min=True, maximum=10_000_000
+    ),
 )
 # A phase's warm-up is at most this share of the run's duration unless -e warmup says
 # otherwise, so `-e duration=20` still measures something.
@@ -230,14 +244,26 @@ class RunParams:
     workers: int | None
     # The -e overrides as given (strings), for passing on to another run.
     overrides: dict[str, str] = field(default_factory=dict)
+    # phase soak: {"fraction": F, "rates": {target: benchlab.soak.plan's entry}}; else None
+    soak: dict[str, Any] | None = None
 
     @property
     def rate_per_s(self) -> float:
         return self.batch_size / self.interval_s
 
+    def soak_batch_size(self, rate_per_s: float) -> int:
+        """A soak target's batch: its rate x interval_s, at least one record."""
+        return max(1, round(rate_per_s * self.interval_s))
+
     @property
     def records(self) -> int:
-        """Records the run will try to write (run.yml's benchlab_run_records)."""
+        """Records the run will try to write (run.yml's benchlab_run_records); a soak's
+        targets one after the other, each at its own rate."""
+        if self.soak and self.soak.get("rates"):
+            return sum(
+                math.ceil(self.soak_batch_size(r["rate_per_s"]) * self.duration_s / self.interval_s)
+                for r in self.soak["rates"].values()
+            )
         return math.ceil(self.batch_size * self.duration_s / self.interval_s)
 
     def to_json(self) -> dict[str, Any]:
@@ -365,6 +391,8 @@ def resolve(
     *,
     available_targets: Sequence[str] | None = None,
     worker_groups: Mapping[str, int] | None = None,
+    results_root: Path | None = None,
+    inventory: str | None = None,
 ) -> RunParams:
     """Check and apply the overrides to the phase; the first problem raises ParamError.
 
@@ -372,6 +400,9 @@ def resolve(
     the targets -e target may name (besides `all`); None skips that check.
     `worker_groups` maps each worker group to its host count; -e workers may not exceed the
     smallest (None: only its form is checked).
+    Phase soak: each target's rate (benchlab.soak.plan: -e soak_rate, or the soak fraction x
+    the newest complete search of `inventory` under `results_root`); with the targets known,
+    a target without one raises.
     """
     given = {name: str(value) for name, value in (overrides or {}).items()}
     unknown = sorted(set(given) - set(OVERRIDABLE))
@@ -388,13 +419,28 @@ def resolve(
             f"phase '{phase}' is unknown",
             f"use -e phase=<one of {', '.join(phases.names())}> (defined in {PHASES_FILE})",
         )
+    soak = phase == SOAK_PHASE
+    for bound in SOAK_BOUNDS:
+        if bound.name in given and not soak:
+            raise ParamError(
+                bound.name,
+                f"-e {bound.name} applies to -e phase={SOAK_PHASE} only",
+                f"drop it or pass -e phase={SOAK_PHASE}",
+            )
+    if soak and "batch_size" in given:
+        raise ParamError(
+            "batch_size",
+            f"-e batch_size does not apply to phase {SOAK_PHASE}: each target's batch is its "
+            "rate x interval_s",
+            "drop it; set the rate with -e soak_rate=<records/s> or -e soak_fraction=<0-1>",
+        )
     load: dict[str, int | float] = {}
     for bound in BOUNDS:
         if bound.name in given:
             example = phases.example(phase, bound)
             load[bound.key] = _override_number(bound, given[bound.name], example)
     for bound in BOUNDS:
-        if bound.key not in load:
+        if bound.key not in load and not (soak and bound.name == "batch_size"):
             load[bound.key] = phases.value(phase, bound)
     if "warmup" not in given:
         load["warmup_s"] = min(load["warmup_s"], WARMUP_SHARE_MAX * load["duration_s"])
@@ -423,6 +469,12 @@ def resolve(
             )
         targets = list(available_targets) if target == DEFAULT_TARGET else [target]
     workers = _workers(given["workers"], worker_groups) if "workers" in given else None
+    soak_plan: dict[str, Any] | None = None
+    if soak:
+        soak_plan = _soak_plan(phases, given, targets, results_root, inventory)
+        rates = [r["rate_per_s"] for r in soak_plan["rates"].values()]
+        # the run configuration's load.batch_size: the first target's (each has its own)
+        load["batch_size"] = max(1, round((rates[0] if rates else 1.0) * load["interval_s"]))
     return RunParams(
         phase=phase,
         duration_s=float(load["duration_s"]),
@@ -435,7 +487,34 @@ def resolve(
         targets=targets,
         workers=workers,
         overrides=given,
+        soak=soak_plan,
     )
+
+
+def _soak_plan(
+    phases: PhaseTable,
+    given: Mapping[str, str],
+    targets: Sequence[str],
+    results_root: Path | None,
+    inventory: str | None,
+) -> dict[str, Any]:
+    """The soak's fraction and each target's rate (benchlab.soak.plan)."""
+    from benchlab.soak.plan import NoSoakRate, soak_rates
+
+    fraction_bound, rate_bound = SOAK_BOUNDS
+    fraction = (
+        _override_number(fraction_bound, given["soak_fraction"], "0.7")
+        if "soak_fraction" in given
+        else phases.value(SOAK_PHASE, fraction_bound)
+    )
+    rate = (
+        _override_number(rate_bound, given["soak_rate"], "2000") if "soak_rate" in given else None
+    )
+    try:
+        rates = soak_rates(targets, float(fraction), rate, results_root, inventory)
+    except NoSoakRate as exc:
+        raise ParamError("soak_rate", exc.problem, exc.fix) from exc
+    return {"fraction": float(fraction), "rate_per_s": rate, "rates": rates}
 
 
 # -- command line ---------------------------------------------------------------------------
@@ -484,6 +563,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--targets", help="comma-separated targets -e target may name (besides all)")
     p.add_argument(
+        "--results-root",
+        help="the controller's results/ (phase soak: where the searches that give its rates are)",
+    )
+    p.add_argument("--inventory", help="the inventory's name (phase soak: its searches only)")
+    p.add_argument(
         "--worker-group",
         action="append",
         default=[],
@@ -504,6 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides,
             available_targets=available,
             worker_groups=_worker_groups(args.worker_group),
+            results_root=Path(args.results_root) if args.results_root else None,
+            inventory=args.inventory,
         )
     except ParamError as exc:
         # One line whatever the value held: preflight fails with the last line of stderr.

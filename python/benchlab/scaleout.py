@@ -486,12 +486,17 @@ def new_report_dir(results_root: Path, out: Path | None) -> tuple[Path, str]:
 
 
 def load_phase_rates(repo: Path) -> dict[str, float]:
-    """Phase name -> records/s from group_vars/all/phases.yml (smoke left out); {} if absent."""
-    from benchlab.runparams import ParamError, load_phases
+    """Phase name -> records/s from group_vars/all/phases.yml (smoke left out, and the soak,
+    whose rate is each target's own); {} if absent."""
+    from benchlab.runparams import SOAK_PHASE, ParamError, load_phases
 
     try:
         phases = load_phases(repo)
-        return {name: phases.rate_per_s(name) for name in phases.names() if name != "smoke"}
+        return {
+            name: phases.rate_per_s(name)
+            for name in phases.names()
+            if name not in ("smoke", SOAK_PHASE)
+        }
     except ParamError:
         return {}
 

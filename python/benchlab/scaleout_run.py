@@ -51,7 +51,14 @@ from benchlab.results import (
     write_json,
     write_text_atomic,
 )
-from benchlab.runparams import DEFAULT_PHASE, OVERRIDABLE, ParamError, load_phases, resolve
+from benchlab.runparams import (
+    DEFAULT_PHASE,
+    OVERRIDABLE,
+    SOAK_PHASE,
+    ParamError,
+    load_phases,
+    resolve,
+)
 from benchlab.scaleout import WORKER_SERVICES, ScaleoutError, write_report
 
 BENCH_PLAYBOOK = "bench.yml"
@@ -186,6 +193,14 @@ def make_plan(
     """
     given = dict(extra)
     phase = str(given.pop("phase", DEFAULT_PHASE))
+    if phase == SOAK_PHASE:
+        raise ParamError(
+            "phase",
+            f"-e phase={SOAK_PHASE} is not a scale-out phase (the report compares searches or "
+            "runs of one phase)",
+            "pass -e phase=search, or soak each worker count with ansible-playbook bench.yml "
+            f"-e phase={SOAK_PHASE} -e workers=N",
+        )
     if "workers" in given:
         raise ParamError(
             "workers",

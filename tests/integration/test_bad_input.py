@@ -210,8 +210,9 @@ def available_targets() -> list[str]:
     return [name for name, row in table.items() if row.get("available")]
 
 
-def runparams_argv(args: list[str]) -> list[str]:
-    """`ansible-playbook bench.yml -e ...` as the check run_params.yml runs on the local lab."""
+def runparams_argv(args: list[str], files: Path) -> list[str]:
+    """`ansible-playbook bench.yml -e ...` as the check run_params.yml runs on the local lab
+    (the results folder a soak's rates come from: the case's own, which holds no search)."""
     argv = [
         sys.executable,
         "-m",
@@ -221,6 +222,8 @@ def runparams_argv(args: list[str]) -> list[str]:
         f"--targets={','.join(available_targets())}",
         "--worker-group=hdfs_datanodes=1",
         "--worker-group=spark_workers=1",
+        f"--results-root={files / 'results'}",
+        "--inventory=local",
     ]
     assert args[:2] == ["ansible-playbook", "bench.yml"], args
     rest = args[2:]
@@ -273,7 +276,7 @@ def run_row(case: Case, files: Path, inventories: Path) -> Outcome:
         returncode, output, recap = run.returncode, run.stdout + run.stderr, run.recap()
     else:
         if case.how == "runparams":
-            argv = runparams_argv(args)
+            argv = runparams_argv(args, files)
         elif args[0] == "benchlab":
             argv = [sys.executable, "-m", "benchlab.cli", *args[1:]]
         elif args[:2] == ["python", "-m"]:

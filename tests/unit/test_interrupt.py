@@ -67,7 +67,7 @@ def test_the_marker_bench_run_writes_is_the_one_python_reads(tmp_path: Path) -> 
         ansible_play_hosts=["localhost"],
         _bench_results_root="/var/lib/benchlab/results",
         _bench_config=f"/etc/benchlab/runs/{RUN_ID}.json",
-        _bench_search=False,
+        _bench_command="run",
     )
     path = write_marker(tmp_path)
     path.write_text(content)

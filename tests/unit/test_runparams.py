@@ -51,7 +51,7 @@ def error(phases: PhaseTable, phase: str = "smoke", **overrides: str) -> str:
 
 # -- the kit's phase table --------------------------------------------------------------------
 def test_the_kit_phases_load_and_resolve(kit: PhaseTable) -> None:
-    assert kit.names() == ["smoke", "1", "2", "3", "search"]
+    assert kit.names() == ["smoke", "1", "2", "3", "search", "soak"]
     for name in kit.names():
         params = resolve(kit, name)
         assert params.phase == name
@@ -75,7 +75,7 @@ def test_the_kit_phases_load_and_resolve(kit: PhaseTable) -> None:
         (
             "7",
             {},
-            "phase '7' is unknown; use -e phase=<one of smoke, 1, 2, 3, search>"
+            "phase '7' is unknown; use -e phase=<one of smoke, 1, 2, 3, search, soak>"
             " (defined in group_vars/all/phases.yml).",
         ),
         (
@@ -477,6 +477,7 @@ def test_check_prints_the_resolved_parameters(capsys: pytest.CaptureFixture[str]
         "targets": ["postgresql", "pipeline"],
         "workers": 2,
         "overrides": {"duration": "60", "workers": "2"},
+        "soak": None,
         "rate_per_s": pytest.approx(1000 / 0.6),
         "records": 100_000,
     }
@@ -485,7 +486,7 @@ def test_check_prints_the_resolved_parameters(capsys: pytest.CaptureFixture[str]
 @pytest.mark.parametrize(
     ("argv", "line"),
     [
-        (["--phase=7"], "phase '7' is unknown; use -e phase=<one of smoke, 1, 2, 3, search>"),
+        (["--phase=7"], "phase '7' is unknown; use -e phase=<one of smoke, 1, 2, 3, search, soak>"),
         (
             ["--set=interval=0"],
             "-e interval=0 is not a positive number; pass e.g. -e interval=0.2.",

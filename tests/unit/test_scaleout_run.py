@@ -117,6 +117,7 @@ def test_default_counts_are_every_count_the_inventory_has_and_target_may_be_all(
         ("1,2", {"batch_size": "2000000"}, "batch_size", "out of range"),
         ("1,2", {"pg_write_method": "bulk"}, "pg_write_method", "is unknown"),
         ("1,2", {"phase": "9"}, "phase", "phase '9' is unknown"),
+        ("1,2", {"phase": "soak"}, "phase", "phase=soak is not a scale-out phase"),
         ("1,2", {"target": "nope"}, "target", "is not available"),
         ("1,2", {"benchlab_run_id": "x"}, "benchlab_run_id", "not a run parameter"),
     ],

@@ -220,6 +220,9 @@ class TargetRunResult:
     # due second -> highest acknowledgement latency (ms) of its successful batches: the
     # trend of due-to-acknowledgement latency (a backlog in front of a synchronous store)
     latency_max_by_due_s: dict[int, float] = field(default_factory=dict)
+    # (due second after t0, acknowledgement latency ms) of every successful batch, in arrival
+    # order: what a soak's latency per window is computed from (benchlab.soak.analysis)
+    batch_latency_ms: list[tuple[float, float]] = field(default_factory=list)
     # each worker's CPU and batches in flight over its load loop (summary()["generator"])
     usages: list[WorkerUsage] = field(default_factory=list)
 
@@ -244,6 +247,7 @@ class TargetRunResult:
             self.latency_max_by_due_s[key] = max(
                 self.latency_max_by_due_s.get(key, 0.0), latency_ms
             )
+            self.batch_latency_ms.append((due_s, latency_ms))
         self.lag.record_s(max(0.0, ev.lag_s))  # the send's lag behind schedule, ok or not
         ack_wall = ev.due_wall + ev.latency_s
         send_wall = ev.due_wall + ev.lag_s
