@@ -6,15 +6,19 @@ calibration role:
     host.json                 host facts and the db_bench/fio configuration used
     dbbench.stdout|.LOG|.report.csv|.proc.json     phase B (fill, stats, debt payoff)
     fio-write.json fio-read.json fio-mixed.json     phase A
-    validate-<pct>.stdout|.report.csv|.proc.json    v3 validation runs (e.g. 090, 100, 110)
+    dbbench-B.stdout|.LOG|.report.csv|.proc.json     workload B's burst fill (out of sample)
+    search-<A|B>.json                               the sustainable-rate search of a workload
+    trial-<A|B>-<repeat>-<nn>.stdout|.LOG|...       its fixed-rate trials (LOG trimmed)
+    validate-<pct>.stdout|.report.csv|.proc.json    v3 validation runs of older calibrations
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import sustain
 from .models import LevelInput, ModelInputs, V3Inputs, harmonic_beff
 from .parsers import (
     MIB,
@@ -84,6 +88,45 @@ class EngineRun:
 
 
 @dataclass
+class Trial:
+    stem: str
+    repeat: int
+    verdict: sustain.Verdict
+
+
+@dataclass
+class Search:
+    """One workload's search: its trials re-judged from their raw files."""
+
+    workload: str
+    key_size: int
+    value_size: int
+    num: int
+    burst_mib_s: float
+    repeats: list[dict]
+    trials: list[Trial]
+    record: dict
+
+    @property
+    def results(self) -> list[float]:
+        return [r["sustained_mib_s"] for r in self.repeats if r.get("sustained_mib_s")]
+
+    @property
+    def sustained_mib_s(self) -> float | None:
+        vals = self.results
+        return sum(vals) / len(vals) if vals else None
+
+    @property
+    def spread_mib_s(self) -> float | None:
+        vals = self.results
+        return max(vals) - min(vals) if len(vals) > 1 else None
+
+    @property
+    def bytes_per_op(self) -> int:
+        return self.key_size + self.value_size
+
+
+@dataclass
 class HostCalibration:
     host: str
     directory: Path
@@ -93,6 +136,9 @@ class HostCalibration:
     stats: Statistics | None = None
     validations: dict[str, EngineRun] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    engine_b: EngineRun | None = None
+    stats_b: Statistics | None = None
+    searches: dict[str, Search] = field(default_factory=dict)
 
 
 def load_device(directory: Path) -> DeviceFigures | None:
@@ -177,12 +223,57 @@ def load_host(directory: Path) -> HostCalibration:
             cal.engine.user_bytes = float(int(config.get("num", 0)) * bytes_per_op)
         path = directory / "dbbench.stdout"
         cal.stats = parse_statistics(read_text(path), path)
+    if (directory / "dbbench-B.stdout").exists():
+        value_b = int(config.get("oos_value_size", 0))
+        bpo_b = int(config["key_size"]) + value_b
+        cal.engine_b = load_engine_run(directory, "dbbench-B", bpo_b)
+        if cal.engine_b.user_bytes <= 0:
+            cal.engine_b.user_bytes = float(int(config.get("oos_num", 0)) * bpo_b)
+        path = directory / "dbbench-B.stdout"
+        cal.stats_b = parse_statistics(read_text(path), path)
+    for path in sorted(directory.glob("search-*.json")):
+        search = load_search(directory, path)
+        cal.searches[search.workload] = search
     for path in sorted(directory.glob("validate-*.stdout")):
         stem = path.name.removesuffix(".stdout")
         cal.validations[stem.removeprefix("validate-")] = load_engine_run(
             directory, stem, bytes_per_op
         )
     return cal
+
+
+def load_search(directory: Path, path: Path) -> Search:
+    """A search record and its trials, each judged again from its raw files (the same
+    :func:`sustain.judge` the search ran on the host)."""
+    from .search import trial_input
+
+    record = parse_json_file(path)
+    try:
+        key, value = int(record["key_size"]), int(record["value_size"])
+        criteria = record.get("criteria") or {}
+        trials = []
+        for rep in record["repeats"]:
+            for row in rep["trials"]:
+                stem = directory / row["stem"]
+                verdict = sustain.judge(
+                    trial_input(stem, float(row["target_mib_s"]), key + value),
+                    max_stall=float(criteria.get("max_stall", sustain.MAX_STALL)),
+                    min_achieved=float(criteria.get("min_achieved", sustain.MIN_ACHIEVED)),
+                    tolerance=float(criteria.get("tolerance", sustain.TOLERANCE)),
+                )
+                trials.append(Trial(row["stem"], int(rep["repeat"]), verdict))
+        return Search(
+            workload=str(record["workload"]),
+            key_size=key,
+            value_size=value,
+            num=int(record["num"]),
+            burst_mib_s=float(record["burst_mib_s"]),
+            repeats=list(record["repeats"]),
+            trials=trials,
+            record=record,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParseError(path, f"not a search record ({exc})") from None
 
 
 # ------------------------------------------------------------------ derived
@@ -318,3 +409,39 @@ def device_figures_dict(device: DeviceFigures, rho_r: float | None, rho_w: float
         harmonic_beff(device.b_r, device.b_w, rho_r, rho_w) if rho_r is not None else None
     )
     return out
+
+
+# ------------------------------------------------------------------ other fills
+
+
+def as_workload_b(cal: HostCalibration) -> HostCalibration | None:
+    """The calibration as if workload B's burst fill were phase B (for fits on B)."""
+    if cal.engine_b is None:
+        return None
+    config = dict(cal.facts.get("config", {}))
+    config["value_size"] = config.get("oos_value_size", config.get("value_size"))
+    config["num"] = config.get("oos_num", config.get("num"))
+    return replace(
+        cal,
+        facts={**cal.facts, "config": config},
+        engine=cal.engine_b,
+        stats=cal.stats_b,
+        notes=cal.notes,
+    )
+
+
+def as_trial(cal: HostCalibration, search: Search, stem: str) -> HostCalibration:
+    """The calibration as if one fixed-rate trial of ``search`` were phase B (a fit on a
+    fill in the throttled regime: no stall, L0->L1 at its trigger)."""
+    run = load_engine_run(cal.directory, stem, search.bytes_per_op)
+    path = cal.directory / f"{stem}.stdout"
+    config = dict(cal.facts.get("config", {}))
+    config["value_size"] = search.value_size
+    config["num"] = search.num
+    return replace(
+        cal,
+        facts={**cal.facts, "config": config},
+        engine=run,
+        stats=parse_statistics(read_text(path), path),
+        notes=cal.notes,
+    )

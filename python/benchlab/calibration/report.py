@@ -152,9 +152,116 @@ def host_report(cal: analysis.HostCalibration) -> dict:
             tag: _validation_row(tag, run, preds["v3"].mib_s, slots)
             for tag, run in sorted(cal.validations.items())
         },
+        "searches": {w: search_doc(s) for w, s in sorted(cal.searches.items())},
+        "judged": judged_predictions(cal),
         "notes": cal.notes,
     }
+    if cal.engine_b is not None:
+        doc["burst_b"] = {
+            "mib_s": cal.engine_b.mib_s,
+            "ops_s": cal.engine_b.summary.ops_per_sec,
+            "seconds": cal.engine_b.seconds,
+            "stall_percent": cal.engine_b.stall_fraction * 100,
+        }
     return doc
+
+
+def search_doc(search: analysis.Search) -> dict:
+    """One workload's sustainable-rate search for report.json."""
+    trials = []
+    for trial in search.trials:
+        v = trial.verdict
+        trials.append({"stem": trial.stem, "repeat": trial.repeat, **v.as_dict()})
+    seconds = [t["seconds"] for t in trials]
+    valid = [t for t in trials if t["depth_ok"]]
+    return {
+        "workload": search.workload,
+        "key_size": search.key_size,
+        "value_size": search.value_size,
+        "num": search.num,
+        "trial_mib": search.num * search.bytes_per_op / analysis.MIB,
+        "burst_mib_s": search.burst_mib_s,
+        "repeats": [
+            {
+                k: r.get(k)
+                for k in (
+                    "repeat",
+                    "anchor_mib_s",
+                    "sustained_mib_s",
+                    "bracket",
+                    "converged",
+                    "note",
+                )
+            }
+            for r in search.repeats
+        ],
+        "sustained_mib_s": search.sustained_mib_s,
+        "sustained_ops_s": (
+            search.sustained_mib_s * analysis.MIB / search.bytes_per_op
+            if search.sustained_mib_s
+            else None
+        ),
+        "spread_mib_s": search.spread_mib_s,
+        "spread_percent": (
+            search.spread_mib_s / search.sustained_mib_s * 100
+            if search.spread_mib_s is not None and search.sustained_mib_s
+            else None
+        ),
+        "trials": trials,
+        "trial_seconds_min": min(seconds) if seconds else None,
+        "trial_seconds_max": max(seconds) if seconds else None,
+        "trials_deep_enough": len(valid),
+        "wall_seconds": (
+            search.record["ended"] - search.record["started"]
+            if search.record.get("ended") and search.record.get("started")
+            else None
+        ),
+        "criteria": search.record.get("criteria"),
+    }
+
+
+def fit_trial(search: analysis.Search) -> str | None:
+    """The fixed-rate fill v3 is fitted on: the first sustained trial of the first repeat
+    (a coarse step, chosen before any bisection)."""
+    return next((t.stem for t in search.trials if t.repeat == 1 and t.verdict.sustained), None)
+
+
+def judged_predictions(cal: analysis.HostCalibration) -> list[dict]:
+    """Every model, fitted on a fill of workload A (or B), against each workload's
+    S_sustained: in sample when fitted and judged on the same workload."""
+    truth = {w: s.sustained_mib_s for w, s in cal.searches.items() if s.sustained_mib_s}
+    if not truth:
+        return []
+    fits: list[tuple[str, str, dict[str, Prediction]]] = []
+    fits.append(("A", "burst fill A", predict(cal)))
+    cal_b = analysis.as_workload_b(cal)
+    if cal_b is not None:
+        fits.append(("B", "burst fill B", predict(cal_b)))
+    for workload, search in sorted(cal.searches.items()):
+        stem = fit_trial(search)
+        if stem is None:
+            continue
+        fitted = analysis.as_trial(cal, search, stem)
+        pred = model_v3(analysis.v3_inputs(fitted))
+        fits.append((workload, f"fixed-rate fill {stem}", {"v3": pred}))
+    rows = []
+    for fit_workload, fit_name, preds in fits:
+        for model, p in preds.items():
+            for workload, s in sorted(truth.items()):
+                rows.append(
+                    {
+                        "model": model,
+                        "fitted_on": fit_name,
+                        "fit_workload": fit_workload,
+                        "workload": workload,
+                        "sample": "in" if workload == fit_workload else "out",
+                        "predicted_mib_s": p.mib_s,
+                        "sustained_mib_s": s,
+                        "error_percent": error_percent(p.mib_s, s),
+                        "bottleneck": p.bottleneck,
+                    }
+                )
+    return rows
 
 
 def _tail_mean(series: list[tuple[float, float]]) -> float | None:
