@@ -307,7 +307,7 @@ def judge(
     sustained = not reasons
     if not depth_ok:
         reasons.append(
-            f"trial too short: deepest level L{deepest} first held data at "
+            f"trial too short: deepest level L{deepest} first needed at "
             f"{reached if reached is not None else '?'} s of {seconds:.0f} s"
         )
     return Verdict(
@@ -388,11 +388,16 @@ def result(plan: SearchPlan, history: list[tuple[float, bool]]) -> SearchResult:
     top = hi if hi is not None else plan.burst_mib_s
     converged = lo is not None and top / lo <= 1 + plan.tolerance
     if lo is None:
-        note = "no rate sustained down to the floor" if history else "no trial"
+        if not history:
+            note = "no trial"
+        elif len(history) >= plan.max_trials:
+            note = f"stopped after {len(history)} trials, none sustained"
+        else:
+            note = "no rate sustained down to the floor"
     elif converged:
         note = f"bracket {lo:.1f} .. {top:.1f} MiB/s is within {plan.tolerance * 100:.0f} %"
     else:
-        note = f"stopped after {len(history)} trials with bracket {lo:.1f} .. {top:.1f} MiB/s"
+        note = f"stopped after {len(history)} trials, bracket {lo:.1f} .. {top:.1f} MiB/s"
     return SearchResult(lo, (lo, hi), len(history), converged, note)
 
 
