@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import sustain
-from .models import LevelInput, ModelInputs, V3Inputs, harmonic_beff
+from .models import Codec, KeyCounts, LevelInput, ModelInputs, V3Inputs, harmonic_beff
 from .parsers import (
     MIB,
     BenchSummary,
@@ -29,6 +29,7 @@ from .parsers import (
     Statistics,
     db_bench_summary,
     parse_compaction_stats,
+    parse_db_bench_summaries,
     parse_db_stats,
     parse_fio_json,
     parse_json_file,
@@ -445,3 +446,102 @@ def as_trial(cal: HostCalibration, search: Search, stem: str) -> HostCalibration
         stats=parse_statistics(read_text(path), path),
         notes=cal.notes,
     )
+
+
+# ------------------------------------------------------- record-size transfer (v3)
+
+
+def codec(cal: HostCalibration) -> Codec | None:
+    """Phase D: db_bench compress / uncompress speed (MiB/s of uncompressed blocks)."""
+    path = cal.directory / "codec.stdout"
+    if not path.exists():
+        return None
+    found = {s.name: s for s in parse_db_bench_summaries(read_text(path), path)}
+    speeds = []
+    for name in ("compress", "uncompress"):
+        summary = found.get(name)
+        if summary is None or not summary.mib_per_sec:
+            raise ParseError(path, f"no '{name} : ... MB/s' summary line")
+        speeds.append(summary.mib_per_sec)
+    return Codec(*speeds)
+
+
+def key_counts(cal: HostCalibration) -> KeyCounts:
+    """Entries the fill moved (puts; KeyIn and KeyIn - KeyDrop below L0 and at the base)."""
+    if not cal.engine:
+        raise ParseError(cal.directory / "dbbench.stdout", "phase B output missing")
+    final = cal.engine.final
+    below = [lv for lv in final.levels if lv.level != "L0"]
+    base = next((lv for lv in below if lv.comp_sec > 0 or lv.rn_gb > 0), None)
+
+    def io(rows: list) -> tuple[float, float]:
+        n_in = sum(lv.key_in or 0.0 for lv in rows)
+        return n_in, n_in - sum(lv.key_drop or 0.0 for lv in rows)
+
+    c_in, c_out = io(below)
+    b_in, b_out = io([base] if base else [])
+    return KeyCounts(
+        user_keys=cal.engine.user_bytes / cal.engine.bytes_per_op,
+        compaction_in=c_in,
+        compaction_out=c_out,
+        base_in=b_in,
+        base_out=b_out,
+        record_bytes=cal.engine.bytes_per_op,
+    )
+
+
+def marginal_fit(cal: HostCalibration, stem: str) -> tuple[V3Inputs, KeyCounts, dict]:
+    """v3's inputs from the second half of a fixed-rate fill: the cost of a put once the
+    LSM has its full depth (the whole-fill average includes the cheap start, when the
+    data fits in L1 and L2). From the trial's LOG dumps (cumulative Comp(sec) per level,
+    every second): seconds of flush, of the base level and of all compaction below L0
+    between mid-fill and the end, per user byte put in between. Entries compacted (KeyIn,
+    KeyDrop) scale with the compaction seconds: a deeper LSM rewrites each put more often.
+    Device bytes and CPU stay whole-fill averages."""
+    inp = v3_inputs(cal)
+    keys = key_counts(cal)
+    run = cal.engine
+    log_path = cal.directory / f"{stem}.LOG"
+    tables = [
+        t
+        for t in parse_compaction_stats(read_text(log_path), log_path)
+        if t.uptime_s is not None and t.uptime_s <= run.seconds + 0.5
+    ]
+    half = [t for t in tables if t.uptime_s >= run.seconds / 2]
+    if len(half) < 2:
+        raise ParseError(log_path, "fewer than two compaction-stats dumps in the second half")
+    first, last = half[0], half[-1]
+    window_mib = run.mib_s * (last.uptime_s - first.uptime_s)
+    whole_mib = run.user_bytes / MIB
+
+    def secs(table: CompactionTable, pick) -> float:
+        return sum(lv.comp_sec for lv in table.levels if pick(lv.level))
+
+    base = inp.base_level
+
+    def per_whole(pick) -> float:
+        return (secs(last, pick) - secs(first, pick)) / window_mib * whole_mib
+
+    compaction = per_whole(lambda name: name != "L0")
+    scale = compaction / inp.compaction_sec if inp.compaction_sec > 0 else 1.0
+    fitted = replace(
+        inp,
+        flush_sec=per_whole(lambda name: name == "L0"),
+        base_sec=per_whole(lambda name: name == base),
+        compaction_sec=compaction,
+    )
+    scaled = replace(
+        keys,
+        compaction_in=keys.compaction_in * scale,
+        compaction_out=keys.compaction_out * scale,
+        base_in=keys.base_in * (fitted.base_sec / inp.base_sec if inp.base_sec > 0 else 1.0),
+        base_out=keys.base_out * (fitted.base_sec / inp.base_sec if inp.base_sec > 0 else 1.0),
+    )
+    window = {
+        "from_s": first.uptime_s,
+        "to_s": last.uptime_s,
+        "user_mib": window_mib,
+        "compaction_s_per_gib": compaction / whole_mib * 1024,
+        "whole_fill_compaction_s_per_gib": inp.compaction_sec / whole_mib * 1024,
+    }
+    return fitted, scaled, window

@@ -219,6 +219,8 @@ class LevelStats:
     moved_gb: float
     files: int | None = None
     size_bytes: float | None = None
+    key_in: float | None = None
+    key_drop: float | None = None
 
     @property
     def read_write_ratio(self) -> float:
@@ -248,6 +250,8 @@ _HEADER_ALIASES = {
     "moved_gb": ("Moved(GB)",),
     "files": ("Files",),
     "size": ("Size",),
+    "key_in": ("KeyIn",),
+    "key_drop": ("KeyDrop",),
 }
 _REQUIRED = ("read_gb", "write_gb", "w_amp", "comp_sec")
 
@@ -359,6 +363,10 @@ def parse_compaction_stats(text: str, source: str | Path = "<LOG>") -> list[Comp
                         int(tokens[columns["files"]].split("/")[0]) if "files" in columns else None
                     ),
                     size_bytes=_size(tokens[columns["size"]]) if "size" in columns else None,
+                    key_in=_number(tokens[columns["key_in"]]) if "key_in" in columns else None,
+                    key_drop=(
+                        _number(tokens[columns["key_drop"]]) if "key_drop" in columns else None
+                    ),
                 )
             except ValueError:
                 raise ParseError(
@@ -464,14 +472,15 @@ def parse_options(text: str) -> dict[str, str]:
 
 
 _KEEP_RE = re.compile(
-    r"(\bOptions\.|DUMPING STATS|^Uptime\(secs\)|^Cumulative (stall|writes)|^Interval stall"
-    r"|^Stalls\(count\))"
+    r"(\bOptions\.(level0_|max_bytes_for_level_|num_levels|level_compaction_dynamic|"
+    r"write_buffer_size|target_file_size_base|max_background_)|^Uptime\(secs\)|"
+    r"^Cumulative stall)"
 )
 
 
 def trim_log(text: str) -> str:
-    """What the calibration reads from a RocksDB LOG, nothing else: the options, every
-    per-level compaction-stats table with the uptime lines that date it, and the stall
+    """What the calibration reads from a RocksDB LOG, nothing else: the LSM options, every
+    per-level compaction-stats table with the uptime line that dates it, and the stall
     lines. A LOG dumped every second with --statistics is megabytes; this is a few
     percent of it, and parses the same (parse_compaction_stats, parse_options)."""
     out: list[str] = []
@@ -479,14 +488,19 @@ def trim_log(text: str) -> str:
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith("** Compaction Stats [default] **"):
-            out.append(line)
+            heading = line
             in_table = True
             continue
         if in_table:
-            if stripped.startswith(("Level", "Priority")) or (set(stripped) <= {"-"} and stripped):
-                out.append(line)
+            if stripped.startswith("Level"):
+                out.extend([heading, line])
                 continue
-            if _is_row(line) or stripped.startswith(("Low", "High", "User", "Bottom")):
+            if stripped.startswith("Priority"):
+                in_table = False
+                continue
+            if set(stripped) <= {"-"} and stripped:
+                continue
+            if _is_row(line) and not stripped.startswith("Int"):
                 out.append(line)
                 continue
             in_table = False

@@ -9,7 +9,17 @@ from pathlib import Path
 from benchlab.render import render_template
 
 from . import analysis
-from .models import Prediction, error_percent, model_v1, model_v3, model_v21
+from .models import (
+    Codec,
+    KeyCounts,
+    Prediction,
+    V3Inputs,
+    error_percent,
+    model_v1,
+    model_v3,
+    model_v21,
+    transfer_v3,
+)
 from .parsers import ParseError
 
 VALIDATION_FACTORS = (0.9, 1.0, 1.1)
@@ -226,31 +236,59 @@ def fit_trial(search: analysis.Search) -> str | None:
     return next((t.stem for t in search.trials if t.repeat == 1 and t.verdict.sustained), None)
 
 
+def _v3_for(
+    inputs: V3Inputs, keys: KeyCounts, codec: Codec | None, record_bytes: int
+) -> Prediction | None:
+    """v3 fitted on one fill, for puts of ``record_bytes`` (None: no codec speed to carry
+    the costs to another record size)."""
+    if record_bytes == keys.record_bytes:
+        return model_v3(inputs)
+    if codec is None:
+        return None
+    return model_v3(transfer_v3(inputs, keys, codec, record_bytes))
+
+
 def judged_predictions(cal: analysis.HostCalibration) -> list[dict]:
-    """Every model, fitted on a fill of workload A (or B), against each workload's
-    S_sustained: in sample when fitted and judged on the same workload."""
-    truth = {w: s.sustained_mib_s for w, s in cal.searches.items() if s.sustained_mib_s}
+    """Every model, fitted on one fill, against each workload's S_sustained: in sample
+    when fitted and judged on the same workload. v1 and v2.1 have no record size in them
+    (their MiB/s carries over as is); v3 carries its costs to the other record size
+    (models.transfer_v3, with phase D's codec speed). v3 is fitted on a burst fill (whole
+    fill and its debt payoff, as before issue 12) and on a fixed-rate fill of each workload
+    (second half only: analysis.marginal_fit)."""
+    truth = {w: s for w, s in cal.searches.items() if s.sustained_mib_s}
     if not truth:
         return []
-    fits: list[tuple[str, str, dict[str, Prediction]]] = []
-    fits.append(("A", "burst fill A", predict(cal)))
-    cal_b = analysis.as_workload_b(cal)
-    if cal_b is not None:
-        fits.append(("B", "burst fill B", predict(cal_b)))
+    codec = analysis.codec(cal)
+    fits = []
+    for workload, fill in (("A", cal), ("B", analysis.as_workload_b(cal))):
+        if fill is None:
+            continue
+        inputs, keys = analysis.v3_inputs(fill), analysis.key_counts(fill)
+        fits.append((workload, "burst", f"burst fill {workload}", inputs, keys, predict(fill)))
     for workload, search in sorted(cal.searches.items()):
         stem = fit_trial(search)
         if stem is None:
             continue
-        fitted = analysis.as_trial(cal, search, stem)
-        pred = model_v3(analysis.v3_inputs(fitted))
-        fits.append((workload, f"fixed-rate fill {stem}", {"v3": pred}))
+        rate = next(t.verdict.target_mib_s for t in search.trials if t.stem == stem)
+        inputs, keys, _ = analysis.marginal_fit(analysis.as_trial(cal, search, stem), stem)
+        name = f"second half of fixed-rate fill {stem} ({rate:.1f} MiB/s)"
+        fits.append((workload, "fixed-rate", name, inputs, keys, {}))
     rows = []
-    for fit_workload, fit_name, preds in fits:
-        for model, p in preds.items():
-            for workload, s in sorted(truth.items()):
+    for fit_workload, kind, fit_name, inputs, keys, general in fits:
+        for workload, search in sorted(truth.items()):
+            preds: dict[str, Prediction | None] = {
+                "v1": general.get("v1"),
+                "v2.1": general.get("v2.1"),
+                "v3": _v3_for(inputs, keys, codec, search.bytes_per_op),
+            }
+            for model, p in preds.items():
+                if p is None:
+                    continue
+                s = search.sustained_mib_s
                 rows.append(
                     {
                         "model": model,
+                        "fit_kind": kind,
                         "fitted_on": fit_name,
                         "fit_workload": fit_workload,
                         "workload": workload,
