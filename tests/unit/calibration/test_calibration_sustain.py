@@ -95,11 +95,15 @@ def test_judge_flags_a_trial_too_short_for_its_depth() -> None:
     assert "trial too short" in v.reasons[-1]
 
 
-def test_rate_limit_charges_the_write_batch() -> None:
-    # 12 B header + type + varint lengths: 16 + 1000 B puts are charged 1032 B
-    assert sustain.batch_bytes(16, 1000) == 1032
-    assert sustain.batch_bytes(16, 100) == 131
-    assert sustain.rate_limit_bytes(30.0, 16, 1000) == int(30 * MIB * 1032 / 1016)
+def test_rate_limit_is_set_in_user_bytes() -> None:
+    assert sustain.rate_limit_bytes(30.0, 16, 1000) == 30 * MIB
+    assert sustain.rate_limit_bytes(12.5, 16, 400) == int(12.5 * MIB)
+
+
+def test_second_half_rate_skips_start_and_partial_last_second() -> None:
+    series = [(1.0, 10.0), (2.0, 100.0), (3.0, 100.0), (4.0, 100.0), (5.0, 20.0)]
+    assert sustain.second_half_rate(series, 5.2) == pytest.approx(100.0)
+    assert sustain.second_half_rate(series[:2], 2.0) is None
 
 
 def run_search(plan: sustain.SearchPlan, truth: float) -> list[tuple[float, bool]]:
