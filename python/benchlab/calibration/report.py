@@ -370,10 +370,40 @@ def write_host_report(directory: Path) -> dict:
     return doc
 
 
+def wall_seconds(run_dir: Path, hosts: list[Path]) -> float | None:
+    """From the calibration's start (its id: <UTC time>-<hex>) to the last raw output
+    (a search's end or a recorded command's end): the calibration's wall time, the same
+    however late the report is rewritten."""
+    import datetime as dt
+    import re
+
+    match = re.match(r"calibration-(\d{8}T\d{6}Z)", run_dir.name)
+    if not match:
+        return None
+    start = dt.datetime.strptime(match[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
+    ends = []
+    for host in hosts:
+        for path in [*host.glob("*.proc.json"), *host.glob("search-*.json")]:
+            try:
+                ended = json.loads(path.read_text()).get("ended")
+            except (OSError, ValueError):
+                continue
+            if isinstance(ended, int | float):
+                ends.append(float(ended))
+    return max(ends) - start if ends and max(ends) > start else None
+
+
 def write_run_report(run_dir: Path) -> list[dict]:
     hosts = sorted(p for p in run_dir.iterdir() if p.is_dir() and (p / "host.json").exists())
     if not hosts:
         raise ParseError(run_dir, "no host directories with host.json")
     docs = [write_host_report(h) for h in hosts]
-    (run_dir / "report.md").write_text(render_run_markdown(run_dir.name, docs))
+    text = render_run_markdown(run_dir.name, docs)
+    wall = wall_seconds(run_dir, hosts)
+    if wall is not None:
+        text += (
+            f"\nWall time: {wall / 60:.1f} min from the calibration's start to its last "
+            "raw output (all phases and trials, every host).\n"
+        )
+    (run_dir / "report.md").write_text(text)
     return docs
