@@ -54,10 +54,18 @@ def _report(args: argparse.Namespace) -> int:
 
     docs = report.write_run_report(args.run_dir)
     for doc in docs:
-        p = doc["predictions"]
+        h = doc["headline"]
+        truth = "; ".join(
+            f"S_sustained {w} {s['mib_s']:.1f} MiB/s" for w, s in h["S"].items() if s["mib_s"]
+        )
+        judged = "; ".join(
+            f"{m} " + ", ".join(f"{w} {r['error_percent']:+.1f} %" for w, r in rows.items())
+            for m, rows in h["models"].items()
+            if rows
+        )
         print(
-            f"{doc['host']}: measured {doc['engine']['mib_s']:.1f} MiB/s; "
-            + "; ".join(f"{k} {v['mib_s']:.1f} ({v['error_percent']:+.1f} %)" for k, v in p.items())
+            f"{doc['host']}: burst {h['burst_mib_s']:.1f} MiB/s; {truth or 'no search'}"
+            + (f"; errors against S_sustained: {judged}" if judged else "")
         )
     print(f"report: {args.run_dir / 'report.md'}")
     return EXIT_OK

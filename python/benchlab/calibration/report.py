@@ -166,6 +166,7 @@ def host_report(cal: analysis.HostCalibration) -> dict:
         "judged": judged_predictions(cal),
         "notes": cal.notes,
     }
+    doc["headline"] = headline(doc)
     if cal.engine_b is not None:
         doc["burst_b"] = {
             "mib_s": cal.engine_b.mib_s,
@@ -300,6 +301,37 @@ def judged_predictions(cal: analysis.HostCalibration) -> list[dict]:
                     }
                 )
     return rows
+
+
+def headline(doc: dict) -> dict:
+    """The figures a calibration is quoted by: S_sustained of A and B (with spread), burst,
+    and each model fitted on workload A judged on A (in sample) and on B (out of sample).
+    v1 and v2.1 are fitted on the burst fill (as published); v3 on the fixed-rate fill
+    when the search found one, else on the burst fill."""
+    searches = doc.get("searches") or {}
+    rows = doc.get("judged") or []
+    out: dict = {
+        "burst_mib_s": doc["engine"]["mib_s"],
+        "S": {
+            w: {"mib_s": s.get("sustained_mib_s"), "spread_percent": s.get("spread_percent")}
+            for w, s in searches.items()
+        },
+        "models": {},
+    }
+    for model in ("v1", "v2.1", "v3"):
+        mine = [r for r in rows if r["model"] == model and r["fit_workload"] == "A"]
+        fixed = [r for r in mine if r["fit_kind"] == "fixed-rate"]
+        mine = fixed or [r for r in mine if r["fit_kind"] == "burst"]
+        out["models"][model] = {
+            r["workload"]: {
+                "predicted_mib_s": r["predicted_mib_s"],
+                "error_percent": r["error_percent"],
+                "sample": r["sample"],
+                "fitted_on": r["fitted_on"],
+            }
+            for r in mine
+        }
+    return out
 
 
 def _tail_mean(series: list[tuple[float, float]]) -> float | None:
