@@ -63,9 +63,13 @@ def _report(args: argparse.Namespace) -> int:
             for m, rows in h["models"].items()
             if rows
         )
+        if not judged:  # no search: only the burst to compare with (not the truth)
+            judged = "; ".join(f"{k} {v['mib_s']:.1f}" for k, v in doc["predictions"].items())
+            judged = f"predicted (no search, burst is no truth): {judged}"
+        else:
+            judged = f"errors against S_sustained: {judged}"
         print(
-            f"{doc['host']}: burst {h['burst_mib_s']:.1f} MiB/s; {truth or 'no search'}"
-            + (f"; errors against S_sustained: {judged}" if judged else "")
+            f"{doc['host']}: burst {h['burst_mib_s']:.1f} MiB/s; {truth or 'no search'}; {judged}"
         )
     print(f"report: {args.run_dir / 'report.md'}")
     return EXIT_OK
