@@ -110,7 +110,22 @@ class Search:
 
     @property
     def results(self) -> list[float]:
-        return [r["sustained_mib_s"] for r in self.repeats if r.get("sustained_mib_s")]
+        """Per repeat, the put rate its highest sustained trial achieved (second half of
+        the fill; the target it was set to can differ by the limiter's accounting)."""
+        out = []
+        for rep in self.repeats:
+            lo = rep.get("sustained_mib_s")
+            if not lo:
+                continue
+            match = [
+                t.verdict.achieved_mib_s
+                for t in self.trials
+                if t.repeat == rep.get("repeat")
+                and t.verdict.sustained
+                and abs(t.verdict.target_mib_s - lo) < 1e-6 * lo
+            ]
+            out.append(match[0] if match else lo)
+        return out
 
     @property
     def sustained_mib_s(self) -> float | None:

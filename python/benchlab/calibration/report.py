@@ -192,6 +192,7 @@ def search_doc(search: analysis.Search) -> dict:
         "num": search.num,
         "trial_mib": search.num * search.bytes_per_op / analysis.MIB,
         "burst_mib_s": search.burst_mib_s,
+        "repeat_results_mib_s": search.results,
         "repeats": [
             {
                 k: r.get(k)
