@@ -467,7 +467,9 @@ def as_trial(cal: HostCalibration, search: Search, stem: str) -> HostCalibration
 
 
 def codec(cal: HostCalibration) -> Codec | None:
-    """Phase D: db_bench compress / uncompress speed (MiB/s of uncompressed blocks)."""
+    """Byte costs of a compaction on this host: phase D's codec speed (db_bench compress /
+    uncompress, MiB/s of uncompressed blocks), phase A's B_r and B_w, and the fill's
+    compression ratio (bytes on disk per uncompressed byte)."""
     path = cal.directory / "codec.stdout"
     if not path.exists():
         return None
@@ -478,7 +480,14 @@ def codec(cal: HostCalibration) -> Codec | None:
         if summary is None or not summary.mib_per_sec:
             raise ParseError(path, f"no '{name} : ... MB/s' summary line")
         speeds.append(summary.mib_per_sec)
-    return Codec(*speeds)
+    if cal.device is None:
+        return Codec(*speeds)
+    return Codec(
+        *speeds,
+        read_mib_s=cal.device.b_r,
+        write_mib_s=cal.device.b_w,
+        compressed_fraction=compression_ratio(cal),
+    )
 
 
 def key_counts(cal: HostCalibration) -> KeyCounts:

@@ -201,11 +201,25 @@ INTERNAL_KEY_TRAILER = 8
 
 @dataclass(frozen=True)
 class Codec:
-    """Block codec speed on this CPU (db_bench compress / uncompress, MiB/s of
-    uncompressed data)."""
+    """What moving one byte through a compaction costs on this host: block codec speed
+    (db_bench compress / uncompress, MiB/s of uncompressed data) and, optionally, the
+    device's sequential bandwidth (fio B_r, B_w) for the compressed fraction of it."""
 
     compress_mib_s: float
     uncompress_mib_s: float
+    read_mib_s: float = float("inf")
+    write_mib_s: float = float("inf")
+    compressed_fraction: float = 1.0  # bytes on disk per uncompressed byte (CR)
+
+    def seconds_in(self, raw_bytes: float) -> float:
+        """Read and decompress ``raw_bytes`` (uncompressed) of input."""
+        mib = raw_bytes / (1024 * 1024)
+        return mib / self.uncompress_mib_s + mib * self.compressed_fraction / self.read_mib_s
+
+    def seconds_out(self, raw_bytes: float) -> float:
+        """Compress and write ``raw_bytes`` (uncompressed) of output."""
+        mib = raw_bytes / (1024 * 1024)
+        return mib / self.compress_mib_s + mib * self.compressed_fraction / self.write_mib_s
 
 
 @dataclass(frozen=True)
@@ -224,13 +238,13 @@ class KeyCounts:
 def split_per_entry(
     seconds: float, entries_in: float, entries_out: float, entry_bytes: float, codec: Codec
 ) -> tuple[float, float]:
-    """(per-entry seconds, per-byte seconds) of a stage that decompressed ``entries_in``
-    and compressed ``entries_out`` entries of ``entry_bytes``: the byte part is the codec's
-    time on those bytes (measured speed), the rest is charged per entry (merge, compare,
-    index and filter building). The byte part is capped at the stage's time."""
-    byte_s = entries_in * entry_bytes / (
-        codec.uncompress_mib_s * 1024 * 1024
-    ) + entries_out * entry_bytes / (codec.compress_mib_s * 1024 * 1024)
+    """(per-entry seconds, per-byte seconds) of a stage that read ``entries_in`` and wrote
+    ``entries_out`` entries of ``entry_bytes``: the byte part is what the measured codec
+    and device speeds make of those bytes, the rest is charged per entry (merging,
+    comparing, index and filter building). The byte part is capped at the stage's time."""
+    byte_s = codec.seconds_in(entries_in * entry_bytes) + codec.seconds_out(
+        entries_out * entry_bytes
+    )
     byte_s = min(byte_s, seconds)
     return seconds - byte_s, byte_s
 
@@ -239,9 +253,10 @@ def transfer_v3(inp: V3Inputs, keys: KeyCounts, codec: Codec, record_bytes: int)
     """v3's inputs fitted on one fill, carried to puts of ``record_bytes`` (key + value).
 
     Every background stage's time is a per-entry part and a per-byte part: compaction and
-    L0->base decompress their input and compress their output (codec speed x entry bytes,
-    entries counted by the LOG's KeyIn / KeyDrop), flush compresses each put once; what
-    the codec does not explain is per entry and stays per entry. The rewrites per put
+    L0->base read and decompress their input, compress and write their output (codec and
+    device speed x entry bytes, entries counted by the LOG's KeyIn / KeyDrop), flush
+    compresses and writes each put once; what those speeds do not explain is per entry
+    and stays per entry. The rewrites per put
     (KeyIn / puts) are kept: the level geometry is the same. The foreground writer and
     process CPU stay per put; device bytes scale per user byte. The result describes a
     fill of as many puts as the fit fill, each of the new size.

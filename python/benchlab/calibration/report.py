@@ -260,23 +260,25 @@ def judged_predictions(cal: analysis.HostCalibration) -> list[dict]:
     truth = {w: s for w, s in cal.searches.items() if s.sustained_mib_s}
     if not truth:
         return []
-    codec = analysis.codec(cal)
     fits = []
     for workload, fill in (("A", cal), ("B", analysis.as_workload_b(cal))):
         if fill is None:
             continue
         inputs, keys = analysis.v3_inputs(fill), analysis.key_counts(fill)
-        fits.append((workload, "burst", f"burst fill {workload}", inputs, keys, predict(fill)))
+        general = predict(fill)
+        fits.append((workload, "burst", f"burst fill {workload}", inputs, keys, general, fill))
     for workload, search in sorted(cal.searches.items()):
         stem = fit_trial(search)
         if stem is None:
             continue
         rate = next(t.verdict.target_mib_s for t in search.trials if t.stem == stem)
-        inputs, keys, _ = analysis.marginal_fit(analysis.as_trial(cal, search, stem), stem)
+        fill = analysis.as_trial(cal, search, stem)
+        inputs, keys, _ = analysis.marginal_fit(fill, stem)
         name = f"second half of fixed-rate fill {stem} ({rate:.1f} MiB/s)"
-        fits.append((workload, "fixed-rate", name, inputs, keys, {}))
+        fits.append((workload, "fixed-rate", name, inputs, keys, {}, fill))
     rows = []
-    for fit_workload, kind, fit_name, inputs, keys, general in fits:
+    for fit_workload, kind, fit_name, inputs, keys, general, fill in fits:
+        codec = analysis.codec(fill)  # the fill's own compression ratio
         for workload, search in sorted(truth.items()):
             preds: dict[str, Prediction | None] = {
                 "v1": general.get("v1"),

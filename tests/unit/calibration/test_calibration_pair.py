@@ -38,15 +38,15 @@ def _fit() -> tuple:
     )
     fitted = analysis.as_trial(cal, fill, TRUTH["fit_stem"])
     inputs, keys, window = analysis.marginal_fit(fitted, TRUTH["fit_stem"])
-    return cal, inputs, keys, window
+    return fitted, inputs, keys, window
 
 
 def test_v3_fitted_on_a_predicts_b_out_of_sample() -> None:
-    cal, inputs, keys, window = _fit()
+    fitted, inputs, keys, window = _fit()
     # the fit: second half of a fixed-rate fill, at full LSM depth
     assert window["from_s"] >= window["to_s"] / 2 - 1
     assert window["compaction_s_per_gib"] > window["whole_fill_compaction_s_per_gib"]
-    codec = analysis.codec(cal)
+    codec = analysis.codec(fitted)  # codec speed, fio B_r / B_w, the fill's compression
     assert codec is not None and codec.compress_mib_s > 0 and codec.uncompress_mib_s > 0
     in_sample = model_v3(inputs)
     b = TRUTH["B"]
