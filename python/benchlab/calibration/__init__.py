@@ -64,7 +64,10 @@ def latest_device_figures(results_root: Path, host: str, *, strict: bool = False
 
 
 def _sustained(doc: dict) -> list[dict]:
-    """Each workload's S_sustained (MiB/s of key + value) with its record size."""
+    """Each workload's S_sustained (MiB/s of key + value) with its record size; none for a
+    quick calibration (calibration_quick: its one-trial search is a smoke test)."""
+    if ((doc.get("facts") or {}).get("config") or {}).get("quick"):
+        return []
     out = []
     for workload, search in sorted((doc.get("searches") or {}).items()):
         if not isinstance(search, dict) or not search.get("sustained_mib_s"):
