@@ -205,6 +205,7 @@ def build_columns(
             "restarts": sum(restarts) if restarts else None,
             "audit": aud,
             "device": device_rows(config, target.services, metrics),
+            "ceiling": ceiling_rows(config, target.services, throughput),
         }
         columns.append(
             TargetColumn(
@@ -263,6 +264,41 @@ def device_rows(
                 "fraction_peak": write_peak / b_w_bytes
                 if write_peak is not None and b_w_bytes
                 else None,
+            }
+        )
+    return rows
+
+
+def ceiling_rows(
+    config: RunConfig, target_services: tuple[str, ...], throughput: float | None
+) -> list[dict[str, Any]]:
+    """Each host's calibrated S_sustained (RocksDB's sustainable put rate, issue 12) in
+    records of the run's size: a physical ceiling beside the measured throughput.
+
+    Of the calibration's workloads, the one whose record (key + value) is nearest the
+    run's record size is used; the ceiling is S_sustained bytes/s over record_bytes.
+    """
+    record = config.load.record_bytes
+    hosts = sorted({config.services.get(s, {}).get("host") for s in target_services} - {None})
+    rows = []
+    for host in hosts:
+        cal = config.calibration.get(host) or {}
+        sustained = [w for w in cal.get("sustained") or [] if w.get("mib_s")]
+        if not sustained or not record:
+            continue
+        nearest = min(sustained, key=lambda w: abs(int(w["record_bytes"]) - record))
+        ceiling = float(nearest["mib_s"]) * MIB / record
+        rows.append(
+            {
+                "host": host,
+                "calibration_id": cal.get("calibration_id"),
+                "workload": nearest["workload"],
+                "workload_record_bytes": nearest["record_bytes"],
+                "sustained_mib_s": nearest["mib_s"],
+                "record_bytes": record,
+                "ceiling_per_s": ceiling,
+                "throughput_per_s": throughput,
+                "fraction": throughput / ceiling if throughput is not None and ceiling else None,
             }
         )
     return rows
@@ -378,6 +414,7 @@ def generate_report(
             "per_gib_per_s": c.figures.get("per_gib_per_s"),
             "audit": c.figures.get("audit"),
             "device": c.figures.get("device"),
+            "ceiling": c.figures.get("ceiling"),
             "criteria": c.criteria,
             "overall": c.overall,
             "services": c.services,

@@ -1,7 +1,7 @@
 """calibrate.yml end to end on this machine: real fio and db_bench, briefly.
 
 Runs `ansible-playbook calibrate.yml -e @tests/integration/calibration-short.yml`
-(about 1.5 minutes here) and checks the report carries real, positive figures.
+(calibration_quick: about 1.5 minutes here) and checks the report carries real, positive figures.
 Independent of the `lab` fixture: calibration needs only the local inventory.
 """
 
@@ -42,9 +42,14 @@ def test_calibrate_playbook_produces_report() -> None:
         prediction = doc["predictions"][name]
         assert prediction["mib_s"] > 0, name
         assert prediction["bottleneck"], name
-    assert set(doc["validation"]) == {"090", "100", "110"}
-    for row in doc["validation"].values():
-        assert row["achieved_mib_s"] > 0
+    # the sustainable-rate search ran for both workloads (quick: one trial each)
+    assert set(doc["searches"]) == {"A", "B"}
+    for search in doc["searches"].values():
+        assert search["burst_mib_s"] > 0 and search["trials"]
+        for trial in search["trials"]:
+            assert trial["achieved_mib_s"] > 0 and trial["points"] >= 1
+    assert doc["searches"]["B"]["value_size"] != doc["searches"]["A"]["value_size"]
+    assert doc["burst_b"]["mib_s"] > 0
     assert (host / "throughput.png").stat().st_size > 1000
     # raw outputs fetched, nothing left behind on the host's data directory
     for name in (
@@ -53,6 +58,9 @@ def test_calibrate_playbook_produces_report() -> None:
         "fio-write.json",
         "fio-mixed.json",
         "host.json",
+        "dbbench-B.stdout",
+        "search-A.json",
+        "trial-A-1-01.LOG",
     ):
         assert (host / name).stat().st_size > 0, name
 

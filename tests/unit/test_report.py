@@ -273,10 +273,38 @@ def test_report_shows_device_writes_as_fraction_of_calibrated_bandwidth(tmp_path
     assert figures["device"][0]["fraction_mean"] == pytest.approx(0.25)
 
 
+def test_report_shows_throughput_against_calibrated_sustainable_rate(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, ["postgresql"])
+    run = json.loads((run_dir / "run.json").read_text())
+    record = run["config"]["load"]["record_bytes"]
+    run["config"]["calibration"] = {
+        "localhost": {
+            "calibration_id": "20261201T062000Z-abcd",
+            "B_w": 400.0,
+            "B_r": 800.0,
+            "sustained": [
+                {"workload": "A", "mib_s": 20.0, "spread_mib_s": 1.0, "record_bytes": 1016},
+                {"workload": "B", "mib_s": 10.0, "spread_mib_s": 0.5, "record_bytes": 416},
+            ],
+        }
+    }
+    write_json(run_dir / "run.json", run)
+    report = generate_report(run_dir, client=DiskProm()).read_text()
+    figures = json.loads((run_dir / "run.json").read_text())["figures"]["postgresql"]
+    row = figures["ceiling"][0]
+    # the workload whose record is nearest the run's record size, in records of that size
+    assert row["workload"] == ("B" if abs(record - 416) < abs(record - 1016) else "A")
+    assert row["ceiling_per_s"] == pytest.approx(row["sustained_mib_s"] * 2**20 / record)
+    assert row["fraction"] == pytest.approx(figures["throughput_per_s"] / row["ceiling_per_s"])
+    assert "### Throughput against the calibrated sustainable put rate" in report
+    assert f"({'20261201T062000Z-abcd'}, {row['workload']}:" in report
+
+
 def test_report_without_calibration_says_how_to_get_one(tmp_path: Path) -> None:
     run_dir = make_run(tmp_path, ["postgresql"])
     report = generate_report(run_dir, client=DiskProm()).read_text()
     assert "no calibration: run `ansible-playbook calibrate.yml`" in report
+    assert "calibrated sustainable put rate" not in report
 
 
 def test_pipeline_column_is_judged_on_what_reached_hdfs(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ __all__ = ["ParseError", "latest_device_figures"]
 def latest_device_figures(results_root: Path, host: str, *, strict: bool = False) -> dict | None:
     """The newest calibration's device figures for ``host``, or None.
 
-    Returns ``{"calibration_id", "B_w", "B_r", "B_eff", "B_mix"}`` in MiB/s (B_eff
-    and B_mix may be None when phase B or the mixed fio run is missing). Unreadable
+    Returns ``{"calibration_id", "B_w", "B_r", "B_eff", "B_mix", "sustained"}`` in MiB/s
+    (B_eff and B_mix may be None when phase B or the mixed fio run is missing;
+    ``sustained`` lists each searched workload's S_sustained and record size, and is
+    empty for calibrations without a search). Unreadable
     calibrations are skipped, never raised: the benchmark report must not fail on them.
     With ``strict`` (``python -m benchlab.calibration figures``, bench.yml's lookup) the
     newest calibration of the host that cannot be read raises ParseError naming the file
@@ -43,6 +45,7 @@ def latest_device_figures(results_root: Path, host: str, *, strict: bool = False
                     "B_r": dev["B_r"],
                     "B_eff": dev.get("B_eff"),
                     "B_mix": dev.get("B_mix"),
+                    "sustained": _sustained(doc),
                 }
             device = analysis.load_device(host_dir) if host_dir.is_dir() else None
         except (ParseError, OSError, ValueError, KeyError, TypeError) as exc:
@@ -58,6 +61,26 @@ def latest_device_figures(results_root: Path, host: str, *, strict: bool = False
                 "B_mix": device.b_mix,
             }
     return None
+
+
+def _sustained(doc: dict) -> list[dict]:
+    """Each workload's S_sustained (MiB/s of key + value) with its record size; none for a
+    quick calibration (calibration_quick: its one-trial search is a smoke test)."""
+    if ((doc.get("facts") or {}).get("config") or {}).get("quick"):
+        return []
+    out = []
+    for workload, search in sorted((doc.get("searches") or {}).items()):
+        if not isinstance(search, dict) or not search.get("sustained_mib_s"):
+            continue
+        out.append(
+            {
+                "workload": workload,
+                "mib_s": float(search["sustained_mib_s"]),
+                "spread_mib_s": search.get("spread_mib_s"),
+                "record_bytes": int(search["key_size"]) + int(search["value_size"]),
+            }
+        )
+    return out
 
 
 def _unreadable(run_dir: Path, host_dir: Path, report: Path, exc: Exception) -> ParseError:

@@ -6,16 +6,20 @@ calibration role:
     host.json                 host facts and the db_bench/fio configuration used
     dbbench.stdout|.LOG|.report.csv|.proc.json     phase B (fill, stats, debt payoff)
     fio-write.json fio-read.json fio-mixed.json     phase A
-    validate-<pct>.stdout|.report.csv|.proc.json    v3 validation runs (e.g. 090, 100, 110)
+    dbbench-B.stdout|.LOG|.report.csv|.proc.json     workload B's burst fill (out of sample)
+    search-<A|B>.json                               the sustainable-rate search of a workload
+    trial-<A|B>-<repeat>-<nn>.stdout|.LOG|...       its fixed-rate trials (LOG trimmed)
+    validate-<pct>.stdout|.report.csv|.proc.json    v3 validation runs of older calibrations
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .models import LevelInput, ModelInputs, V3Inputs, harmonic_beff
+from . import sustain
+from .models import Codec, KeyCounts, LevelInput, ModelInputs, V3Inputs, harmonic_beff
 from .parsers import (
     MIB,
     BenchSummary,
@@ -25,6 +29,7 @@ from .parsers import (
     Statistics,
     db_bench_summary,
     parse_compaction_stats,
+    parse_db_bench_summaries,
     parse_db_stats,
     parse_fio_json,
     parse_json_file,
@@ -84,6 +89,60 @@ class EngineRun:
 
 
 @dataclass
+class Trial:
+    stem: str
+    repeat: int
+    verdict: sustain.Verdict
+
+
+@dataclass
+class Search:
+    """One workload's search: its trials re-judged from their raw files."""
+
+    workload: str
+    key_size: int
+    value_size: int
+    num: int
+    burst_mib_s: float
+    repeats: list[dict]
+    trials: list[Trial]
+    record: dict
+
+    @property
+    def results(self) -> list[float]:
+        """Per repeat, the put rate its highest sustained trial achieved (second half of
+        the fill; the target it was set to can differ by the limiter's accounting)."""
+        out = []
+        for rep in self.repeats:
+            lo = rep.get("sustained_mib_s")
+            if not lo:
+                continue
+            match = [
+                t.verdict.achieved_mib_s
+                for t in self.trials
+                if t.repeat == rep.get("repeat")
+                and t.verdict.sustained
+                and abs(t.verdict.target_mib_s - lo) < 1e-6 * lo
+            ]
+            out.append(match[0] if match else lo)
+        return out
+
+    @property
+    def sustained_mib_s(self) -> float | None:
+        vals = self.results
+        return sum(vals) / len(vals) if vals else None
+
+    @property
+    def spread_mib_s(self) -> float | None:
+        vals = self.results
+        return max(vals) - min(vals) if len(vals) > 1 else None
+
+    @property
+    def bytes_per_op(self) -> int:
+        return self.key_size + self.value_size
+
+
+@dataclass
 class HostCalibration:
     host: str
     directory: Path
@@ -93,6 +152,9 @@ class HostCalibration:
     stats: Statistics | None = None
     validations: dict[str, EngineRun] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    engine_b: EngineRun | None = None
+    stats_b: Statistics | None = None
+    searches: dict[str, Search] = field(default_factory=dict)
 
 
 def load_device(directory: Path) -> DeviceFigures | None:
@@ -177,12 +239,57 @@ def load_host(directory: Path) -> HostCalibration:
             cal.engine.user_bytes = float(int(config.get("num", 0)) * bytes_per_op)
         path = directory / "dbbench.stdout"
         cal.stats = parse_statistics(read_text(path), path)
+    if (directory / "dbbench-B.stdout").exists():
+        value_b = int(config.get("oos_value_size", 0))
+        bpo_b = int(config["key_size"]) + value_b
+        cal.engine_b = load_engine_run(directory, "dbbench-B", bpo_b)
+        if cal.engine_b.user_bytes <= 0:
+            cal.engine_b.user_bytes = float(int(config.get("oos_num", 0)) * bpo_b)
+        path = directory / "dbbench-B.stdout"
+        cal.stats_b = parse_statistics(read_text(path), path)
+    for path in sorted(directory.glob("search-*.json")):
+        search = load_search(directory, path)
+        cal.searches[search.workload] = search
     for path in sorted(directory.glob("validate-*.stdout")):
         stem = path.name.removesuffix(".stdout")
         cal.validations[stem.removeprefix("validate-")] = load_engine_run(
             directory, stem, bytes_per_op
         )
     return cal
+
+
+def load_search(directory: Path, path: Path) -> Search:
+    """A search record and its trials, each judged again from its raw files (the same
+    :func:`sustain.judge` the search ran on the host)."""
+    from .search import trial_input
+
+    record = parse_json_file(path)
+    try:
+        key, value = int(record["key_size"]), int(record["value_size"])
+        criteria = record.get("criteria") or {}
+        trials = []
+        for rep in record["repeats"]:
+            for row in rep["trials"]:
+                stem = directory / row["stem"]
+                verdict = sustain.judge(
+                    trial_input(stem, float(row["target_mib_s"]), key + value),
+                    max_stall=float(criteria.get("max_stall", sustain.MAX_STALL)),
+                    min_achieved=float(criteria.get("min_achieved", sustain.MIN_ACHIEVED)),
+                    tolerance=float(criteria.get("tolerance", sustain.TOLERANCE)),
+                )
+                trials.append(Trial(row["stem"], int(rep["repeat"]), verdict))
+        return Search(
+            workload=str(record["workload"]),
+            key_size=key,
+            value_size=value,
+            num=int(record["num"]),
+            burst_mib_s=float(record["burst_mib_s"]),
+            repeats=list(record["repeats"]),
+            trials=trials,
+            record=record,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ParseError(path, f"not a search record ({exc})") from None
 
 
 # ------------------------------------------------------------------ derived
@@ -318,3 +425,147 @@ def device_figures_dict(device: DeviceFigures, rho_r: float | None, rho_w: float
         harmonic_beff(device.b_r, device.b_w, rho_r, rho_w) if rho_r is not None else None
     )
     return out
+
+
+# ------------------------------------------------------------------ other fills
+
+
+def as_workload_b(cal: HostCalibration) -> HostCalibration | None:
+    """The calibration as if workload B's burst fill were phase B (for fits on B)."""
+    if cal.engine_b is None:
+        return None
+    config = dict(cal.facts.get("config", {}))
+    config["value_size"] = config.get("oos_value_size", config.get("value_size"))
+    config["num"] = config.get("oos_num", config.get("num"))
+    return replace(
+        cal,
+        facts={**cal.facts, "config": config},
+        engine=cal.engine_b,
+        stats=cal.stats_b,
+        notes=cal.notes,
+    )
+
+
+def as_trial(cal: HostCalibration, search: Search, stem: str) -> HostCalibration:
+    """The calibration as if one fixed-rate trial of ``search`` were phase B (a fit on a
+    fill in the throttled regime: no stall, L0->L1 at its trigger)."""
+    run = load_engine_run(cal.directory, stem, search.bytes_per_op)
+    path = cal.directory / f"{stem}.stdout"
+    config = dict(cal.facts.get("config", {}))
+    config["value_size"] = search.value_size
+    config["num"] = search.num
+    return replace(
+        cal,
+        facts={**cal.facts, "config": config},
+        engine=run,
+        stats=parse_statistics(read_text(path), path),
+        notes=cal.notes,
+    )
+
+
+# ------------------------------------------------------- record-size transfer (v3)
+
+
+def codec(cal: HostCalibration) -> Codec | None:
+    """Byte costs of a compaction on this host: phase D's codec speed (db_bench compress /
+    uncompress, MiB/s of uncompressed blocks), phase A's B_r and B_w, and the fill's
+    compression ratio (bytes on disk per uncompressed byte)."""
+    path = cal.directory / "codec.stdout"
+    if not path.exists():
+        return None
+    found = {s.name: s for s in parse_db_bench_summaries(read_text(path), path)}
+    speeds = []
+    for name in ("compress", "uncompress"):
+        summary = found.get(name)
+        if summary is None or not summary.mib_per_sec:
+            raise ParseError(path, f"no '{name} : ... MB/s' summary line")
+        speeds.append(summary.mib_per_sec)
+    if cal.device is None:
+        return Codec(*speeds)
+    return Codec(
+        *speeds,
+        read_mib_s=cal.device.b_r,
+        write_mib_s=cal.device.b_w,
+        compressed_fraction=compression_ratio(cal),
+    )
+
+
+def key_counts(cal: HostCalibration) -> KeyCounts:
+    """Entries the fill moved (puts; KeyIn and KeyIn - KeyDrop below L0 and at the base)."""
+    if not cal.engine:
+        raise ParseError(cal.directory / "dbbench.stdout", "phase B output missing")
+    final = cal.engine.final
+    below = [lv for lv in final.levels if lv.level != "L0"]
+    base = next((lv for lv in below if lv.comp_sec > 0 or lv.rn_gb > 0), None)
+
+    def io(rows: list) -> tuple[float, float]:
+        n_in = sum(lv.key_in or 0.0 for lv in rows)
+        return n_in, n_in - sum(lv.key_drop or 0.0 for lv in rows)
+
+    c_in, c_out = io(below)
+    b_in, b_out = io([base] if base else [])
+    return KeyCounts(
+        user_keys=cal.engine.user_bytes / cal.engine.bytes_per_op,
+        compaction_in=c_in,
+        compaction_out=c_out,
+        base_in=b_in,
+        base_out=b_out,
+        record_bytes=cal.engine.bytes_per_op,
+    )
+
+
+def marginal_fit(cal: HostCalibration, stem: str) -> tuple[V3Inputs, KeyCounts, dict]:
+    """v3's inputs from the second half of a fixed-rate fill: the cost of a put once the
+    LSM has its full depth (the whole-fill average includes the cheap start, when the
+    data fits in L1 and L2). From the trial's LOG dumps (cumulative Comp(sec) per level,
+    every second): seconds of flush, of the base level and of all compaction below L0
+    between mid-fill and the end, per user byte put in between. Entries compacted (KeyIn,
+    KeyDrop) scale with the compaction seconds: a deeper LSM rewrites each put more often.
+    Device bytes and CPU stay whole-fill averages."""
+    inp = v3_inputs(cal)
+    keys = key_counts(cal)
+    run = cal.engine
+    log_path = cal.directory / f"{stem}.LOG"
+    tables = [
+        t
+        for t in parse_compaction_stats(read_text(log_path), log_path)
+        if t.uptime_s is not None and t.uptime_s <= run.seconds + 0.5
+    ]
+    half = [t for t in tables if t.uptime_s >= run.seconds / 2]
+    if len(half) < 2:
+        raise ParseError(log_path, "fewer than two compaction-stats dumps in the second half")
+    first, last = half[0], half[-1]
+    window_mib = run.mib_s * (last.uptime_s - first.uptime_s)
+    whole_mib = run.user_bytes / MIB
+
+    def secs(table: CompactionTable, pick) -> float:
+        return sum(lv.comp_sec for lv in table.levels if pick(lv.level))
+
+    base = inp.base_level
+
+    def per_whole(pick) -> float:
+        return (secs(last, pick) - secs(first, pick)) / window_mib * whole_mib
+
+    compaction = per_whole(lambda name: name != "L0")
+    scale = compaction / inp.compaction_sec if inp.compaction_sec > 0 else 1.0
+    fitted = replace(
+        inp,
+        flush_sec=per_whole(lambda name: name == "L0"),
+        base_sec=per_whole(lambda name: name == base),
+        compaction_sec=compaction,
+    )
+    scaled = replace(
+        keys,
+        compaction_in=keys.compaction_in * scale,
+        compaction_out=keys.compaction_out * scale,
+        base_in=keys.base_in * (fitted.base_sec / inp.base_sec if inp.base_sec > 0 else 1.0),
+        base_out=keys.base_out * (fitted.base_sec / inp.base_sec if inp.base_sec > 0 else 1.0),
+    )
+    window = {
+        "from_s": first.uptime_s,
+        "to_s": last.uptime_s,
+        "user_mib": window_mib,
+        "compaction_s_per_gib": compaction / whole_mib * 1024,
+        "whole_fill_compaction_s_per_gib": inp.compaction_sec / whole_mib * 1024,
+    }
+    return fitted, scaled, window

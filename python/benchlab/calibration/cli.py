@@ -1,7 +1,7 @@
 """``benchlab calibrate ...`` commands (also ``python -m benchlab.calibration ...``).
 
     mixread --host-dir D    print fio's rwmixread (whole percent) from phase B
-    predict --host-dir D    write D/prediction.json; print v3 and the validation rates
+    predict --host-dir D    write D/prediction.json; print v1, v2.1 and v3
     report  --run-dir R     write report.md/report.json/throughput.png per host + index
     figures --results-root D --host H [--host H2]
                             the newest calibration's device figures per host, as JSON
@@ -34,14 +34,12 @@ def _predict(args: argparse.Namespace) -> int:
 
     cal = analysis.load_host(args.host_dir)
     preds = report.predict(cal)
-    v3 = preds["v3"]
     doc = {
         "host": cal.host,
         "measured_mib_s": cal.engine.mib_s if cal.engine else None,
         "predictions": {
             k: {"mib_s": p.mib_s, "bottleneck": p.bottleneck} for k, p in preds.items()
         },
-        "validation_rates_bytes_s": report.validation_rates(v3.mib_s),
     }
     target = args.host_dir / "prediction.json"
     if target.exists() and not args.force:
@@ -56,10 +54,22 @@ def _report(args: argparse.Namespace) -> int:
 
     docs = report.write_run_report(args.run_dir)
     for doc in docs:
-        p = doc["predictions"]
+        h = doc["headline"]
+        truth = "; ".join(
+            f"S_sustained {w} {s['mib_s']:.1f} MiB/s" for w, s in h["S"].items() if s["mib_s"]
+        )
+        judged = "; ".join(
+            f"{m} " + ", ".join(f"{w} {r['error_percent']:+.1f} %" for w, r in rows.items())
+            for m, rows in h["models"].items()
+            if rows
+        )
+        if not judged:  # no search: only the burst to compare with (not the truth)
+            judged = "; ".join(f"{k} {v['mib_s']:.1f}" for k, v in doc["predictions"].items())
+            judged = f"predicted (no search, burst is no truth): {judged}"
+        else:
+            judged = f"errors against S_sustained: {judged}"
         print(
-            f"{doc['host']}: measured {doc['engine']['mib_s']:.1f} MiB/s; "
-            + "; ".join(f"{k} {v['mib_s']:.1f} ({v['error_percent']:+.1f} %)" for k, v in p.items())
+            f"{doc['host']}: burst {h['burst_mib_s']:.1f} MiB/s; {truth or 'no search'}; {judged}"
         )
     print(f"report: {args.run_dir / 'report.md'}")
     return EXIT_OK
@@ -84,7 +94,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("mixread", help="fio rwmixread percent from phase B's device traffic")
     p.add_argument("--host-dir", type=Path, required=True)
     p.set_defaults(calibrate_func=_mixread)
-    p = sub.add_parser("predict", help="v1/v2.1/v3 predictions and v3 validation rates")
+    p = sub.add_parser("predict", help="v1/v2.1/v3 predictions from phases A-C")
     p.add_argument("--host-dir", type=Path, required=True)
     p.add_argument("--force", action="store_true", help="replace an existing prediction.json")
     p.set_defaults(calibrate_func=_predict)

@@ -6,7 +6,7 @@ v1 and v2.1 reproduce the source report exactly; v3 is compaction-aware.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 def harmonic_beff(b_r: float, b_w: float, rho_r: float, rho_w: float) -> float:
@@ -190,3 +190,92 @@ def model_v3(inp: V3Inputs) -> Prediction:
 
 def error_percent(predicted: float, measured: float) -> float:
     return (predicted - measured) / measured * 100.0
+
+
+# ------------------------------------------------------- v3 on another record size
+
+# Bytes RocksDB stores per entry beyond key and value: the 8-byte internal key trailer
+# (sequence number and type). Block and index overheads are left out.
+INTERNAL_KEY_TRAILER = 8
+
+
+@dataclass(frozen=True)
+class Codec:
+    """What moving one byte through a compaction costs on this host: block codec speed
+    (db_bench compress / uncompress, MiB/s of uncompressed data) and, optionally, the
+    device's sequential bandwidth (fio B_r, B_w) for the compressed fraction of it."""
+
+    compress_mib_s: float
+    uncompress_mib_s: float
+    read_mib_s: float = float("inf")
+    write_mib_s: float = float("inf")
+    compressed_fraction: float = 1.0  # bytes on disk per uncompressed byte (CR)
+
+    def seconds_in(self, raw_bytes: float) -> float:
+        """Read and decompress ``raw_bytes`` (uncompressed) of input."""
+        mib = raw_bytes / (1024 * 1024)
+        return mib / self.uncompress_mib_s + mib * self.compressed_fraction / self.read_mib_s
+
+    def seconds_out(self, raw_bytes: float) -> float:
+        """Compress and write ``raw_bytes`` (uncompressed) of output."""
+        mib = raw_bytes / (1024 * 1024)
+        return mib / self.compress_mib_s + mib * self.compressed_fraction / self.write_mib_s
+
+
+@dataclass(frozen=True)
+class KeyCounts:
+    """Entries the fit fill moved: user puts, entries into compactions below L0 (KeyIn),
+    and entries out of them (KeyIn - KeyDrop); record = key + value bytes."""
+
+    user_keys: float
+    compaction_in: float
+    compaction_out: float
+    base_in: float
+    base_out: float
+    record_bytes: int
+
+
+def split_per_entry(
+    seconds: float, entries_in: float, entries_out: float, entry_bytes: float, codec: Codec
+) -> tuple[float, float]:
+    """(per-entry seconds, per-byte seconds) of a stage that read ``entries_in`` and wrote
+    ``entries_out`` entries of ``entry_bytes``: the byte part is what the measured codec
+    and device speeds make of those bytes, the rest is charged per entry (merging,
+    comparing, index and filter building). The byte part is capped at the stage's time."""
+    byte_s = codec.seconds_in(entries_in * entry_bytes) + codec.seconds_out(
+        entries_out * entry_bytes
+    )
+    byte_s = min(byte_s, seconds)
+    return seconds - byte_s, byte_s
+
+
+def transfer_v3(inp: V3Inputs, keys: KeyCounts, codec: Codec, record_bytes: int) -> V3Inputs:
+    """v3's inputs fitted on one fill, carried to puts of ``record_bytes`` (key + value).
+
+    Every background stage's time is a per-entry part and a per-byte part: compaction and
+    L0->base read and decompress their input, compress and write their output (codec and
+    device speed x entry bytes, entries counted by the LOG's KeyIn / KeyDrop), flush
+    compresses and writes each put once; what those speeds do not explain is per entry
+    and stays per entry. The rewrites per put
+    (KeyIn / puts) are kept: the level geometry is the same. The foreground writer and
+    process CPU stay per put; device bytes scale per user byte. The result describes a
+    fill of as many puts as the fit fill, each of the new size.
+    """
+    old = keys.record_bytes + INTERNAL_KEY_TRAILER
+    new = record_bytes + INTERNAL_KEY_TRAILER
+    ratio = new / old
+
+    def carry(seconds: float, n_in: float, n_out: float) -> float:
+        entry_s, byte_s = split_per_entry(seconds, n_in, n_out, old, codec)
+        return entry_s + byte_s * ratio
+
+    bytes_ratio = record_bytes / keys.record_bytes
+    return replace(
+        inp,
+        user_bytes=inp.user_bytes * bytes_ratio,
+        device_write_bytes=inp.device_write_bytes * bytes_ratio,
+        device_read_bytes=inp.device_read_bytes * bytes_ratio,
+        flush_sec=carry(inp.flush_sec, 0.0, keys.user_keys),
+        base_sec=carry(inp.base_sec, keys.base_in, keys.base_out),
+        compaction_sec=carry(inp.compaction_sec, keys.compaction_in, keys.compaction_out),
+    )

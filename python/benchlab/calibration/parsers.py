@@ -217,6 +217,10 @@ class LevelStats:
     comp_merge_cpu_sec: float | None
     comp_cnt: int
     moved_gb: float
+    files: int | None = None
+    size_bytes: float | None = None
+    key_in: float | None = None
+    key_drop: float | None = None
 
     @property
     def read_write_ratio(self) -> float:
@@ -244,6 +248,10 @@ _HEADER_ALIASES = {
     "comp_merge_cpu_sec": ("CompMergeCPU(sec)",),
     "comp_cnt": ("Comp(cnt)",),
     "moved_gb": ("Moved(GB)",),
+    "files": ("Files",),
+    "size": ("Size",),
+    "key_in": ("KeyIn",),
+    "key_drop": ("KeyDrop",),
 }
 _REQUIRED = ("read_gb", "write_gb", "w_amp", "comp_sec")
 
@@ -271,6 +279,14 @@ def _number(token: str) -> float:
     """RocksDB prints counts like 7389K / 11M in KeyIn; plain floats elsewhere."""
     mult = {"K": 1e3, "M": 1e6, "G": 1e9}.get(token[-1:], 1)
     return float(token[:-1] if mult != 1 else token) * mult
+
+
+def _size(token: str) -> float:
+    """'33.68 MB' (a joined size pair, 1024-based like RocksDB prints it) -> bytes."""
+    parts = token.split()
+    if len(parts) == 2 and parts[1] in _UNITS:
+        return float(parts[0]) * _UNITS[parts[1]]
+    return float(token)
 
 
 def parse_compaction_stats(text: str, source: str | Path = "<LOG>") -> list[CompactionTable]:
@@ -343,6 +359,14 @@ def parse_compaction_stats(text: str, source: str | Path = "<LOG>") -> list[Comp
                     if "comp_cnt" in columns
                     else 0,
                     moved_gb=_number(tokens[columns["moved_gb"]]) if "moved_gb" in columns else 0.0,
+                    files=(
+                        int(tokens[columns["files"]].split("/")[0]) if "files" in columns else None
+                    ),
+                    size_bytes=_size(tokens[columns["size"]]) if "size" in columns else None,
+                    key_in=_number(tokens[columns["key_in"]]) if "key_in" in columns else None,
+                    key_drop=(
+                        _number(tokens[columns["key_drop"]]) if "key_drop" in columns else None
+                    ),
                 )
             except ValueError:
                 raise ParseError(
@@ -430,3 +454,56 @@ def parse_json_file(path: Path) -> dict:
     if not isinstance(doc, dict):
         raise ParseError(path, "expected a JSON object", 1)
     return doc
+
+
+# ------------------------------------------------------------------ LOG options
+
+_OPTION_RE = re.compile(r"\bOptions\.([\w\[\]]+)\s*:\s*(\S+)\s*$")
+
+
+def parse_options(text: str) -> dict[str, str]:
+    """``Options.<name>: <value>`` lines of a RocksDB LOG (the first value of each name)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        match = _OPTION_RE.search(line)
+        if match and match[1] not in out:
+            out[match[1]] = match[2]
+    return out
+
+
+_KEEP_RE = re.compile(
+    r"(\bOptions\.(level0_|max_bytes_for_level_|num_levels|level_compaction_dynamic|"
+    r"write_buffer_size|target_file_size_base|max_background_)|^Uptime\(secs\)|"
+    r"^Cumulative stall)"
+)
+
+
+def trim_log(text: str) -> str:
+    """What the calibration reads from a RocksDB LOG, nothing else: the LSM options, every
+    per-level compaction-stats table with the uptime line that dates it, and the stall
+    lines. A LOG dumped every second with --statistics is megabytes; this is a few
+    percent of it, and parses the same (parse_compaction_stats, parse_options)."""
+    out: list[str] = []
+    in_table = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("** Compaction Stats [default] **"):
+            heading = line
+            in_table = True
+            continue
+        if in_table:
+            if stripped.startswith("Level"):
+                out.extend([heading, line])
+                continue
+            if stripped.startswith("Priority"):
+                in_table = False
+                continue
+            if set(stripped) <= {"-"} and stripped:
+                continue
+            if _is_row(line) and not stripped.startswith("Int"):
+                out.append(line)
+                continue
+            in_table = False
+        if _KEEP_RE.search(stripped):
+            out.append(line)
+    return "\n".join(out) + "\n"

@@ -9,7 +9,17 @@ from pathlib import Path
 from benchlab.render import render_template
 
 from . import analysis
-from .models import Prediction, error_percent, model_v1, model_v3, model_v21
+from .models import (
+    Codec,
+    KeyCounts,
+    Prediction,
+    V3Inputs,
+    error_percent,
+    model_v1,
+    model_v3,
+    model_v21,
+    transfer_v3,
+)
 from .parsers import ParseError
 
 VALIDATION_FACTORS = (0.9, 1.0, 1.1)
@@ -152,9 +162,179 @@ def host_report(cal: analysis.HostCalibration) -> dict:
             tag: _validation_row(tag, run, preds["v3"].mib_s, slots)
             for tag, run in sorted(cal.validations.items())
         },
+        "searches": {w: search_doc(s) for w, s in sorted(cal.searches.items())},
+        "judged": judged_predictions(cal),
         "notes": cal.notes,
     }
+    doc["headline"] = headline(doc)
+    if cal.engine_b is not None:
+        doc["burst_b"] = {
+            "mib_s": cal.engine_b.mib_s,
+            "ops_s": cal.engine_b.summary.ops_per_sec,
+            "seconds": cal.engine_b.seconds,
+            "stall_percent": cal.engine_b.stall_fraction * 100,
+        }
     return doc
+
+
+def search_doc(search: analysis.Search) -> dict:
+    """One workload's sustainable-rate search for report.json."""
+    trials = []
+    for trial in search.trials:
+        v = trial.verdict
+        trials.append({"stem": trial.stem, "repeat": trial.repeat, **v.as_dict()})
+    seconds = [t["seconds"] for t in trials]
+    valid = [t for t in trials if t["depth_ok"]]
+    return {
+        "workload": search.workload,
+        "key_size": search.key_size,
+        "value_size": search.value_size,
+        "num": search.num,
+        "trial_mib": search.num * search.bytes_per_op / analysis.MIB,
+        "burst_mib_s": search.burst_mib_s,
+        "repeat_results_mib_s": search.results,
+        "repeats": [
+            {
+                k: r.get(k)
+                for k in (
+                    "repeat",
+                    "anchor_mib_s",
+                    "sustained_mib_s",
+                    "bracket",
+                    "converged",
+                    "note",
+                )
+            }
+            for r in search.repeats
+        ],
+        "sustained_mib_s": search.sustained_mib_s,
+        "sustained_ops_s": (
+            search.sustained_mib_s * analysis.MIB / search.bytes_per_op
+            if search.sustained_mib_s
+            else None
+        ),
+        "spread_mib_s": search.spread_mib_s,
+        "spread_percent": (
+            search.spread_mib_s / search.sustained_mib_s * 100
+            if search.spread_mib_s is not None and search.sustained_mib_s
+            else None
+        ),
+        "trials": trials,
+        "trial_seconds_min": min(seconds) if seconds else None,
+        "trial_seconds_max": max(seconds) if seconds else None,
+        "trials_deep_enough": len(valid),
+        "wall_seconds": (
+            search.record["ended"] - search.record["started"]
+            if search.record.get("ended") and search.record.get("started")
+            else None
+        ),
+        "criteria": search.record.get("criteria"),
+    }
+
+
+def fit_trial(search: analysis.Search) -> str | None:
+    """The fixed-rate fill v3 is fitted on: the first sustained trial of the first repeat
+    (a coarse step, chosen before any bisection)."""
+    return next((t.stem for t in search.trials if t.repeat == 1 and t.verdict.sustained), None)
+
+
+def _v3_for(
+    inputs: V3Inputs, keys: KeyCounts, codec: Codec | None, record_bytes: int
+) -> Prediction | None:
+    """v3 fitted on one fill, for puts of ``record_bytes`` (None: no codec speed to carry
+    the costs to another record size)."""
+    if record_bytes == keys.record_bytes:
+        return model_v3(inputs)
+    if codec is None:
+        return None
+    return model_v3(transfer_v3(inputs, keys, codec, record_bytes))
+
+
+def judged_predictions(cal: analysis.HostCalibration) -> list[dict]:
+    """Every model, fitted on one fill, against each workload's S_sustained: in sample
+    when fitted and judged on the same workload. v1 and v2.1 have no record size in them
+    (their MiB/s carries over as is); v3 carries its costs to the other record size
+    (models.transfer_v3, with phase D's codec speed). v3 is fitted on a burst fill (whole
+    fill and its debt payoff, as before issue 12) and on a fixed-rate fill of each workload
+    (second half only: analysis.marginal_fit)."""
+    truth = {w: s for w, s in cal.searches.items() if s.sustained_mib_s}
+    if not truth:
+        return []
+    fits = []
+    for workload, fill in (("A", cal), ("B", analysis.as_workload_b(cal))):
+        if fill is None:
+            continue
+        inputs, keys = analysis.v3_inputs(fill), analysis.key_counts(fill)
+        general = predict(fill)
+        fits.append((workload, "burst", f"burst fill {workload}", inputs, keys, general, fill))
+    for workload, search in sorted(cal.searches.items()):
+        stem = fit_trial(search)
+        if stem is None:
+            continue
+        rate = next(t.verdict.target_mib_s for t in search.trials if t.stem == stem)
+        fill = analysis.as_trial(cal, search, stem)
+        inputs, keys, _ = analysis.marginal_fit(fill, stem)
+        name = f"second half of fixed-rate fill {stem} ({rate:.1f} MiB/s)"
+        fits.append((workload, "fixed-rate", name, inputs, keys, {}, fill))
+    rows = []
+    for fit_workload, kind, fit_name, inputs, keys, general, fill in fits:
+        codec = analysis.codec(fill)  # the fill's own compression ratio
+        for workload, search in sorted(truth.items()):
+            preds: dict[str, Prediction | None] = {
+                "v1": general.get("v1"),
+                "v2.1": general.get("v2.1"),
+                "v3": _v3_for(inputs, keys, codec, search.bytes_per_op),
+            }
+            for model, p in preds.items():
+                if p is None:
+                    continue
+                s = search.sustained_mib_s
+                rows.append(
+                    {
+                        "model": model,
+                        "fit_kind": kind,
+                        "fitted_on": fit_name,
+                        "fit_workload": fit_workload,
+                        "workload": workload,
+                        "sample": "in" if workload == fit_workload else "out",
+                        "predicted_mib_s": p.mib_s,
+                        "sustained_mib_s": s,
+                        "error_percent": error_percent(p.mib_s, s),
+                        "bottleneck": p.bottleneck,
+                    }
+                )
+    return rows
+
+
+def headline(doc: dict) -> dict:
+    """The figures a calibration is quoted by: S_sustained of A and B (with spread), burst,
+    and each model fitted on workload A judged on A (in sample) and on B (out of sample).
+    v1 and v2.1 are fitted on the burst fill (as published); v3 on the fixed-rate fill
+    when the search found one, else on the burst fill."""
+    searches = doc.get("searches") or {}
+    rows = doc.get("judged") or []
+    out: dict = {
+        "burst_mib_s": doc["engine"]["mib_s"],
+        "S": {
+            w: {"mib_s": s.get("sustained_mib_s"), "spread_percent": s.get("spread_percent")}
+            for w, s in searches.items()
+        },
+        "models": {},
+    }
+    for model in ("v1", "v2.1", "v3"):
+        mine = [r for r in rows if r["model"] == model and r["fit_workload"] == "A"]
+        fixed = [r for r in mine if r["fit_kind"] == "fixed-rate"]
+        mine = fixed or [r for r in mine if r["fit_kind"] == "burst"]
+        out["models"][model] = {
+            r["workload"]: {
+                "predicted_mib_s": r["predicted_mib_s"],
+                "error_percent": r["error_percent"],
+                "sample": r["sample"],
+                "fitted_on": r["fitted_on"],
+            }
+            for r in mine
+        }
+    return out
 
 
 def _tail_mean(series: list[tuple[float, float]]) -> float | None:
@@ -225,10 +405,40 @@ def write_host_report(directory: Path) -> dict:
     return doc
 
 
+def wall_seconds(run_dir: Path, hosts: list[Path]) -> float | None:
+    """From the calibration's start (its id: <UTC time>-<hex>) to the last raw output
+    (a search's end or a recorded command's end): the calibration's wall time, the same
+    however late the report is rewritten."""
+    import datetime as dt
+    import re
+
+    match = re.match(r"calibration-(\d{8}T\d{6}Z)", run_dir.name)
+    if not match:
+        return None
+    start = dt.datetime.strptime(match[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC).timestamp()
+    ends = []
+    for host in hosts:
+        for path in [*host.glob("*.proc.json"), *host.glob("search-*.json")]:
+            try:
+                ended = json.loads(path.read_text()).get("ended")
+            except (OSError, ValueError):
+                continue
+            if isinstance(ended, int | float):
+                ends.append(float(ended))
+    return max(ends) - start if ends and max(ends) > start else None
+
+
 def write_run_report(run_dir: Path) -> list[dict]:
     hosts = sorted(p for p in run_dir.iterdir() if p.is_dir() and (p / "host.json").exists())
     if not hosts:
         raise ParseError(run_dir, "no host directories with host.json")
     docs = [write_host_report(h) for h in hosts]
-    (run_dir / "report.md").write_text(render_run_markdown(run_dir.name, docs))
+    text = render_run_markdown(run_dir.name, docs)
+    wall = wall_seconds(run_dir, hosts)
+    if wall is not None:
+        text += (
+            f"\nWall time: {wall / 60:.1f} min from the calibration's start to its last "
+            "raw output (all phases and trials, every host).\n"
+        )
+    (run_dir / "report.md").write_text(text)
     return docs

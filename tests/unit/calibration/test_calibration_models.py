@@ -144,3 +144,39 @@ def test_v3_device_bound_when_device_slow() -> None:
 def test_v3_rejects_empty_run() -> None:
     with pytest.raises(ValueError):
         model_v3(_v3(user_bytes=0.0))
+
+
+def test_transfer_splits_codec_time_from_per_entry_time() -> None:
+    from benchlab.calibration.models import Codec, KeyCounts, split_per_entry, transfer_v3
+
+    codec = Codec(compress_mib_s=256.0, uncompress_mib_s=1024.0)
+    # 1 Mi entries of 1016 + 8 = 1024 B (1 GiB): decompress it at 1024 MiB/s (1 s) and
+    # compress it at 256 MiB/s (4 s): 5 s of codec time; the rest is per entry
+    entry_s, byte_s = split_per_entry(10.0, 2**20, 2**20, 1024, codec)
+    assert byte_s == pytest.approx(5.0)
+    assert entry_s == pytest.approx(10.0 - byte_s)
+    # codec time larger than the stage: capped, nothing per entry
+    assert split_per_entry(1.0, 2**20, 2**20, 1024, codec) == (0.0, 1.0)
+
+    keys = KeyCounts(
+        user_keys=2**20,
+        compaction_in=2 * 2**20,
+        compaction_out=2 * 2**20,
+        base_in=2**20,
+        base_out=2**20,
+        record_bytes=1016,
+    )
+    inp = _v3(user_bytes=2**20 * 1016.0, compaction_sec=20.0, base_sec=10.0, flush_sec=8.0)
+    same = transfer_v3(inp, keys, codec, 1016)
+    assert same.compaction_sec == pytest.approx(20.0) and same.user_bytes == inp.user_bytes
+    small = transfer_v3(inp, keys, codec, 408)  # entries of 416 B: 416 / 1024 of the bytes
+    _, comp_bytes = split_per_entry(20.0, 2 * 2**20, 2 * 2**20, 1024, codec)
+    assert small.compaction_sec == pytest.approx(20.0 - comp_bytes * (1 - 416 / 1024))
+    assert small.user_bytes == pytest.approx(2**20 * 408)
+    # flush compresses each put once: 4 s of its 8 s are codec time
+    assert small.flush_sec == pytest.approx(4.0 + 4.0 * 416 / 1024)
+    # per user MiB, smaller records cost more: the per-entry part is paid more often
+    per_mib_big = inp.compaction_sec / (inp.user_bytes / 2**20)
+    per_mib_small = small.compaction_sec / (small.user_bytes / 2**20)
+    assert per_mib_small > per_mib_big
+    assert model_v3(small).mib_s < model_v3(inp).mib_s
