@@ -307,6 +307,29 @@ def changed_tasks(stdout: str) -> set[tuple[str, str, str]]:
     return out
 
 
+def wait_for_load(
+    site: LabSite, run_id: str, target: str, at_s: float, bench: Future[PlaybookRun]
+) -> None:
+    """Until `target`'s load in run `run_id` is `at_s` seconds old, from the run's progress
+    file on the load generator (benchlab.progress, rewritten every 2 s)."""
+    progress = f"{RESULTS_ON_LOADGEN}/.progress/{run_id}.json"
+    deadline = time.monotonic() + 900  # bench.yml first brings the lab up (idempotent)
+    while True:
+        assert not bench.done(), bench.result().stdout[-4000:]
+        assert time.monotonic() < deadline, f"run {run_id}: {target} never loaded"
+        text = site.shell(site.loadgen_host, f"cat {progress} 2>/dev/null || true")
+        try:  # benchlab.progress.ProgressFile: the newest LiveFigures under "figures"
+            now = json.loads(text).get("figures") or {}
+        except (ValueError, AttributeError):
+            now = {}
+        if now.get("target") == target and now.get("stage") == "load":
+            wait = at_s - float(now.get("elapsed_s") or 0)
+            if wait <= 2:
+                time.sleep(max(0.0, wait))
+                return
+        time.sleep(1)
+
+
 @dataclass(frozen=True)
 class FaultedBench:
     """A bench.yml run into whose load the kit's fault matrix struck one fault, and the
@@ -341,26 +364,56 @@ def bench_with_fault(
     where = ["-i", str(inventory)] if inventory else site.inventory_args()
     inventory = inventory or REPO / (site.inventory or "inventory/local")
     victim = group_hosts(inventory, fault.group)[0]
-    progress = f"{RESULTS_ON_LOADGEN}/.progress/{run_id}.json"
     args = [*where, "bench.yml", "-e", f"benchlab_run_id={run_id}", *bench_args]
     with ThreadPoolExecutor(max_workers=1) as pool:
         bench = pool.submit(run_playbook, *args, timeout=2400)
-        deadline = time.monotonic() + 900  # bench.yml first brings the lab up (idempotent)
-        while True:
-            assert not bench.done(), bench.result().stdout[-4000:]
-            assert time.monotonic() < deadline, f"run {run_id}: {fault.target} never loaded"
-            text = site.shell(site.loadgen_host, f"cat {progress} 2>/dev/null || true")
-            try:  # benchlab.progress.ProgressFile: the newest LiveFigures under "figures"
-                now = json.loads(text).get("figures") or {}
-            except (ValueError, AttributeError):
-                now = {}
-            if now.get("target") == fault.target and now.get("stage") == "load":
-                wait = at_s - float(now.get("elapsed_s") or 0)
-                if wait <= 2:
-                    time.sleep(max(0.0, wait))
-                    break
-            time.sleep(1)
+        wait_for_load(site, run_id, fault.target, at_s, bench)
         injection = inject(fault, REPO, inventory, victim, run_id)
         run = bench.result()
     run_dir = REPO / "results" / run_id
     return FaultedBench(run, run_dir, injection, analyse(run_dir, fault, injection))
+
+
+@dataclass(frozen=True)
+class PartitionedBench(KilledBench):
+    """The virtual smoke bench: a DataNode killed, then a node's link cut."""
+
+    partition: Any  # benchlab.faults.inject.Injection
+    partition_row: Any  # benchlab.faults.analysis.FaultRow
+
+
+def bench_killing_datanode_then_partitioning(site: LabSite, run_id: str) -> PartitionedBench:
+    """A smoke bench.yml (target=all, 30 s of load each) on the virtual lab, with two faults:
+
+    - 5 s into PostgreSQL's load, worker1's DataNode killed with SIGKILL (supervisord
+      restarts it within seconds, long before the pipeline's load);
+    - once the pipeline's first rows reach HDFS, the sockets of every host are read (driver
+      and executors included), then the fault matrix's partition takes worker1's link
+      (DataNode, Spark worker and executor) down for 30 s, generator, Kafka, NameNode and
+      driver staying on master; the matrix's analysis reads the pipeline's run.
+    """
+    from benchlab.faults.analysis import analyse
+    from benchlab.faults.catalogue import BY_NAME
+    from benchlab.faults.inject import inject
+
+    assert site.inventory is not None, "the partition needs the virtual lab's links"
+    partition = BY_NAME["partition"]
+    bench_args = [
+        *site.inventory_args(), "bench.yml", "-e", "phase=smoke", "-e", "duration=30",
+        "-e", f"benchlab_run_id={run_id}",
+    ]  # fmt: skip
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        bench = pool.submit(run_playbook, *bench_args, timeout=2400)
+        wait_for_load(site, run_id, "postgresql", 5, bench)
+        killed = site.datanode_pid()
+        assert killed.isdigit(), killed
+        site.shell(site.datanode_host, f"kill -9 {killed}")
+        wait_for_rows_in_hdfs(site, run_id, bench)
+        listening = site.listening()
+        cut = inject(partition, REPO, REPO / site.inventory, site.datanode_host, run_id)
+        run = bench.result()
+    run_dir = REPO / "results" / run_id
+    return PartitionedBench(
+        run, run_dir, killed, site.datanode_pid(), listening, None,
+        cut, analyse(run_dir, partition, cut),
+    )  # fmt: skip
