@@ -1,0 +1,69 @@
+"""python -m benchlab.httpsuite {check,run}: the backend suite's entry points.
+
+check: the -e suite / scenario / backends of backend.yml, before anything changes; prints
+       the resolved selection as JSON, or one line and exit 2.
+run:   one backend run from its configuration (rendered by backend.yml).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from benchlab.fields import ConfigError
+from benchlab.httpsuite import run as run_mod
+from benchlab.httpsuite import scenarios
+
+
+def check(repo: Path, suite: str, scenario: str | None, backends: str | None, known: list[str]) -> int:
+    root = repo / "scenarios"
+    try:
+        ids = scenarios.select(root, suite, scenario)
+        if not ids:
+            raise scenarios.SelectionError(f"suite '{suite}' has no scenario; fix: add scenarios/{suite}/<nn>-<name>.yml")
+        for sid in ids:
+            scenarios.load(root, sid)
+    except scenarios.SelectionError as exc:
+        print(f"backend run: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(f"backend run: scenario file: {exc}", file=sys.stderr)
+        return 2
+    chosen = known
+    if backends:
+        chosen = [b.strip() for b in backends.split(",") if b.strip()]
+        unknown = [b for b in chosen if b not in known]
+        if unknown or not chosen:
+            print(
+                f"backend run: backend '{(unknown or [''])[0]}' is not deployed by this inventory; "
+                f"fix: -e backends=<comma-separated, of {', '.join(known)}> (or add it to backend_extra)",
+                file=sys.stderr,
+            )
+            return 2
+    print(json.dumps({"scenarios": ids, "backends": chosen}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchlab.httpsuite")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("check")
+    c.add_argument("--repo", type=Path, required=True)
+    c.add_argument("--suite", default="basic")
+    c.add_argument("--scenario")
+    c.add_argument("--backends")
+    c.add_argument("--known", required=True, help="comma-separated backends the inventory deploys")
+    r = sub.add_parser("run")
+    r.add_argument("--config", type=Path, required=True)
+    r.add_argument("--results-root", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if args.cmd == "check":
+        known = [k for k in args.known.split(",") if k]
+        return check(args.repo, args.suite, args.scenario, args.backends, known)
+    return run_mod.main_run(args.config, args.results_root)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
