@@ -17,12 +17,16 @@ from benchlab.httpsuite import run as run_mod
 from benchlab.httpsuite import scenarios
 
 
-def check(repo: Path, suite: str, scenario: str | None, backends: str | None, known: list[str]) -> int:
+def check(
+    repo: Path, suite: str, scenario: str | None, backends: str | None, known: list[str]
+) -> int:
     root = repo / "scenarios"
     try:
         ids = scenarios.select(root, suite, scenario)
         if not ids:
-            raise scenarios.SelectionError(f"suite '{suite}' has no scenario; fix: add scenarios/{suite}/<nn>-<name>.yml")
+            raise scenarios.SelectionError(
+                f"suite '{suite}' has no scenario; fix: add scenarios/{suite}/<nn>-<name>.yml"
+            )
         for sid in ids:
             scenarios.load(root, sid)
     except scenarios.SelectionError as exc:
@@ -37,8 +41,9 @@ def check(repo: Path, suite: str, scenario: str | None, backends: str | None, kn
         unknown = [b for b in chosen if b not in known]
         if unknown or not chosen:
             print(
-                f"backend run: backend '{(unknown or [''])[0]}' is not deployed by this inventory; "
-                f"fix: -e backends=<comma-separated, of {', '.join(known)}> (or add it to backend_extra)",
+                f"backend run: backend '{(unknown or [''])[0]}' is not deployed by this "
+                f"inventory; fix: -e backends=<comma-separated, of {', '.join(known)}> "
+                "(or add it to backend_extra)",
                 file=sys.stderr,
             )
             return 2

@@ -13,10 +13,34 @@ from benchlab.fields import ConfigError
 from benchlab.search.settings import SearchSettings
 from benchlab.targets.request_response import BackendSettings, RequestResponseTarget
 
-TOP_KEYS = ("run_id", "inventory", "suite", "scenarios", "scenarios_dir", "vegeta", "prometheus_url",
-            "backends", "criteria", "load", "search", "services", "db_services", "host_facts",
-            "versions", "cooldown_s")  # fmt: skip
-SEARCH_KEYS = ("start_rate", "factor", "max_rate", "precision", "warmup_s", "measure_s", "max_trials")
+TOP_KEYS = (
+    "run_id",
+    "inventory",
+    "suite",
+    "scenarios",
+    "scenarios_dir",
+    "vegeta",
+    "prometheus_url",
+    "backends",
+    "criteria",
+    "load",
+    "search",
+    "services",
+    "db_services",
+    "host_facts",
+    "versions",
+    "cooldown_s",
+    "vegeta_version",
+)
+SEARCH_KEYS = (
+    "start_rate",
+    "factor",
+    "max_rate",
+    "precision",
+    "warmup_s",
+    "measure_s",
+    "max_trials",
+)
 
 
 @dataclass(frozen=True)
@@ -33,7 +57,9 @@ class HttpSearch:
             "precision": fields.number(data, prefix, "precision", minimum=0.01, default=0.1),
             "warmup_s": fields.number(data, prefix, "warmup_s", minimum=0, default=3.0),
             "measure_s": fields.number(data, prefix, "measure_s", minimum=1, default=10.0),
-            "max_trials": fields.number(data, prefix, "max_trials", integer=True, minimum=1, default=12),
+            "max_trials": fields.number(
+                data, prefix, "max_trials", integer=True, minimum=1, default=12
+            ),
         }
         if values["max_rate"] < values["start_rate"]:
             raise ConfigError(f"{prefix}.max_rate", "is below start_rate", "raise max_rate")
@@ -49,6 +75,7 @@ class BackendRunConfig:
     scenarios: tuple[str, ...]
     scenarios_dir: Path
     vegeta: str
+    vegeta_version: str
     prometheus_url: str | None
     backends: tuple[BackendSettings, ...]
     criteria: dict[str, Criteria]
@@ -67,7 +94,9 @@ class BackendRunConfig:
 
 def parse(data: Any) -> BackendRunConfig:
     if not isinstance(data, dict):
-        raise ConfigError("", "the run configuration is not a JSON object", "render it with backend.yml")
+        raise ConfigError(
+            "", "the run configuration is not a JSON object", "render it with backend.yml"
+        )
     fields.refuse_unknown(data, "", TOP_KEYS)
     run_id = fields.string(data, "", "run_id")
     entries = data.get("backends")
@@ -82,9 +111,15 @@ def parse(data: Any) -> BackendRunConfig:
         try:
             target = targets.get(kind)
         except targets.UnknownTarget:
-            raise ConfigError(f"{prefix}.type", f"no target package '{kind}'", "use http_backend for your own") from None
+            raise ConfigError(
+                f"{prefix}.type", f"no target package '{kind}'", "use http_backend for your own"
+            ) from None
         if not isinstance(target, RequestResponseTarget):
-            raise ConfigError(f"{prefix}.type", f"'{kind}' is a {target.kind} target, not an HTTP backend", "run it with bench.yml")
+            raise ConfigError(
+                f"{prefix}.type",
+                f"'{kind}' is a {target.kind} target, not an HTTP backend",
+                "run it with bench.yml",
+            )
         backends.append(target.parse_backend({**entry, "type": kind}, prefix))
     names = [b.name for b in backends]
     if len(set(names)) != len(names):
@@ -103,8 +138,14 @@ def parse(data: Any) -> BackendRunConfig:
         "warmup_s": fields.number(load, "load", "warmup_s", minimum=0, default=None),
     }
     scenarios = data.get("scenarios")
-    if not isinstance(scenarios, list) or not scenarios or not all(isinstance(s, str) for s in scenarios):
-        raise ConfigError("scenarios", "must be a non-empty list of scenario ids", "e.g. [basic/01-lightweight]")
+    if (
+        not isinstance(scenarios, list)
+        or not scenarios
+        or not all(isinstance(s, str) for s in scenarios)
+    ):
+        raise ConfigError(
+            "scenarios", "must be a non-empty list of scenario ids", "e.g. [basic/01-lightweight]"
+        )
     search = data.get("search")
     return BackendRunConfig(
         run_id=run_id,
@@ -113,6 +154,7 @@ def parse(data: Any) -> BackendRunConfig:
         scenarios=tuple(scenarios),
         scenarios_dir=Path(fields.string(data, "", "scenarios_dir")),
         vegeta=fields.string(data, "", "vegeta"),
+        vegeta_version=str(data.get("vegeta_version") or ""),
         prometheus_url=data.get("prometheus_url") or None,
         backends=tuple(backends),
         criteria=criteria,
@@ -131,5 +173,7 @@ def load_file(path: Path) -> BackendRunConfig:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(str(path), f"cannot be read as JSON ({exc})", "render it with backend.yml") from exc
+        raise ConfigError(
+            str(path), f"cannot be read as JSON ({exc})", "render it with backend.yml"
+        ) from exc
     return parse(data)

@@ -11,12 +11,39 @@ from benchlab.httpsuite.figures import ratio
 # The seed lab's published results (SPEC.md section 9): (scenario stem, numerator backend,
 # denominator backend, figure, published, what it says)
 PUBLISHED = (
-    ("01-lightweight", "fastapi_pragmatic", "django_drf", "rps", "7-9x", "FastAPI vs Django, lightweight"),
-    ("04-db-write", "django_drf", "fastapi_pragmatic", "rps", "1.6x", "Django vs FastAPI, DB write"),
-    ("08-concurrent-mixed", "fastapi_pragmatic", "django_drf", "rps", "1.4x", "FastAPI vs Django, mixed"),
-    ("01-lightweight", "fastapi_pragmatic", "fastapi_strict", "rps", "1.10-1.17x",
-     "pragmatic vs strict FastAPI, lightweight (strict costs 10-17 %)"),
-)  # fmt: skip
+    (
+        "01-lightweight",
+        "fastapi_pragmatic",
+        "django_drf",
+        "rps",
+        "7-9x",
+        "FastAPI vs Django, lightweight",
+    ),
+    (
+        "04-db-write",
+        "django_drf",
+        "fastapi_pragmatic",
+        "rps",
+        "1.6x",
+        "Django vs FastAPI, DB write",
+    ),
+    (
+        "08-concurrent-mixed",
+        "fastapi_pragmatic",
+        "django_drf",
+        "rps",
+        "1.4x",
+        "FastAPI vs Django, mixed",
+    ),
+    (
+        "01-lightweight",
+        "fastapi_pragmatic",
+        "fastapi_strict",
+        "rps",
+        "1.10-1.17x",
+        "pragmatic vs strict FastAPI, lightweight (strict costs 10-17 %)",
+    ),
+)
 PUBLISHED_PAGINATION = ("09-db-pagination", "1.7x (60 vs 34 ms)")
 
 
@@ -43,7 +70,7 @@ def _search_rates(doc: dict[str, Any]) -> dict[tuple[str, str], float | None]:
 
 
 def _rps(doc: dict[str, Any], scenario_id: str, backend: str) -> tuple[float | None, str]:
-    """The rps figure compared: the sustainable rate when searched, else ok/s at the offered rate."""
+    """The rps compared: the sustainable rate when searched, else ok/s at the offered rate."""
     searched = _search_rates(doc)
     if (scenario_id, backend) in searched:
         return searched[(scenario_id, backend)], "sustainable rate"
@@ -60,127 +87,179 @@ def _p95(m: dict[str, Any] | None) -> float | None:
     return m["figures"]["latency_ms"]["p95"]
 
 
-def render(doc: dict[str, Any]) -> str:
-    backends = [b["name"] for b in doc["backends"]]
-    base = backends[0]
-    by = _by(doc)
-    out: list[str] = []
-    out.append(f"# Backend suite `{doc['suite']}`: run {doc['run_id']}\n")
+INTRO = (
+    "Load: {tool}, open model (constant arrival rate: requests are due on a fixed schedule "
+    "whether or not earlier ones were answered). Latency is given from the moment each request "
+    "was sent (vegeta's) and from the moment it was due (the coordinated-omission-free figure "
+    "the criteria judge); a request sent more than 10 ms after it was due is late, one never "
+    "sent in the window is dropped. Each backend is warmed up, then measured alone; the others "
+    "are idle.\n"
+)
+TABLE_HEAD = (
+    "| backend | ok/s | p50 ms | p95 ms | p99 ms | max ms | p99 from schedule ms | failed "
+    "| dropped | late | CPU cores (% of limit) | throttled | memory peak MiB | DB CPU cores "
+    "| verdict |"
+)
+EMPTY_CELLS = " |" * 13
+
+
+def _limits(services: dict[str, Any], name: str) -> str:
+    s = services.get(name, {})
+    return f"{name} ({fmt(s.get('cpu_limit'), 2)} CPU, {_mib(s.get('memory_limit_bytes'))} MiB)"
+
+
+def _header(doc: dict[str, Any]) -> list[str]:
     tool = doc.get("load_tool", {})
-    out.append(
-        f"Load: {tool.get('name')} {tool.get('version')}, open model (constant arrival rate; requests "
-        "are due on a fixed schedule whether or not earlier ones were answered). Latency is given "
-        "from the moment each request was sent (vegeta's) and from the moment it was due (the "
-        "coordinated-omission-free figure the criteria judge); a request sent more than 10 ms "
-        "after it was due is late, one never sent in the window is dropped. Each backend is "
-        "warmed up, then measured alone; the others are idle.\n"
-    )
-    out.append(f"Inventory `{doc.get('inventory')}`; started {doc.get('started')}, ended {doc.get('ended')}.\n")
+    out = [
+        f"# Backend suite `{doc['suite']}`: run {doc['run_id']}\n",
+        INTRO.format(tool=f"{tool.get('name')} {tool.get('version')}"),
+        f"Inventory `{doc.get('inventory')}`; started {doc.get('started')}, "
+        f"ended {doc.get('ended')}.\n",
+    ]
     facts = doc.get("host_facts") or {}
     if facts:
-        out.append("Hosts: " + "; ".join(
-            f"{h} ({f.get('cores')} cores, {fmt(f.get('memory_mb'), 0)} MiB)" for h, f in facts.items()) + ".\n")  # fmt: skip
+        hosts = [
+            f"{h} ({f.get('cores')} cores, {fmt(f.get('memory_mb'), 0)} MiB)"
+            for h, f in facts.items()
+        ]
+        out.append("Hosts: " + "; ".join(hosts) + ".\n")
     out.append("| backend | style | server | workers | DB pool / worker | services (limits) |")
     out.append("|---|---|---|---:|---:|---|")
     services = doc.get("services") or {}
     for b in doc["backends"]:
-        limits = ", ".join(
-            f"{s} ({fmt(services.get(s, {}).get('cpu_limit'), 2)} CPU, "
-            f"{_mib(services.get(s, {}).get('memory_limit_bytes'))} MiB)"
-            for s in b.get("services") or []
-        ) or "n/a"
-        out.append(f"| {b['name']} | {b['type']} | {b.get('server') or 'n/a'} | {b.get('workers') or 'n/a'} "
-                   f"| {b.get('pool_size') or 'n/a'} | {limits} |")  # fmt: skip
-    db = [s for s in services if not any(s in (b.get("services") or []) for b in doc["backends"])]
+        limits = ", ".join(_limits(services, s) for s in b.get("services") or []) or "n/a"
+        out.append(
+            f"| {b['name']} | {b['type']} | {b.get('server') or 'n/a'} "
+            f"| {b.get('workers') or 'n/a'} | {b.get('pool_size') or 'n/a'} | {limits} |"
+        )
+    mine = {s for b in doc["backends"] for s in b.get("services") or []}
+    db = [s for s in services if s not in mine]
     if db:
-        out.append("\nDatabase: " + ", ".join(
-            f"{s} ({fmt(services[s].get('cpu_limit'), 2)} CPU, {_mib(services[s].get('memory_limit_bytes'))} MiB)"
-            for s in db) + ".")  # fmt: skip
+        out.append("\nDatabase: " + ", ".join(_limits(services, s) for s in db) + ".")
     out.append("")
+    return out
+
+
+def _row(name: str, m: dict[str, Any] | None) -> str:
+    if m is None:
+        return f"| {name} | not implemented |" + EMPTY_CELLS
+    if "error" in m:
+        return f"| {name} | failed: {m['error'][:120]} |" + EMPTY_CELLS
+    f = m["figures"]
+    lat, sched = f["latency_ms"], f["latency_from_schedule_ms"]
+    res = m.get("resources") or {}
+    mine = next((res[s] for s in res if s.startswith("backend")), {})
+    dbres = next((res[s] for s in res if not s.startswith("backend")), {})
+    codes = ", ".join(f"{k}: {v}" for k, v in f["status_codes"].items() if not k.startswith("2"))
+    failed = f"{f['failed']}{' (' + codes + ')' if codes else ''}"
+    throttled = mine.get("throttled_ratio_mean")
+    cpu = f"{fmt(mine.get('cpu_cores_mean'), 2)} ({fmt(mine.get('cpu_pct_of_limit_mean'), 0)} %)"
+    cells = [
+        name,
+        fmt(f["throughput_per_s"]),
+        fmt(lat["p50"], 2),
+        fmt(lat["p95"], 2),
+        fmt(lat["p99"], 2),
+        fmt(lat["max"], 1),
+        fmt(sched["p99"], 2),
+        failed,
+        str(f["dropped"]),
+        str(f["late"]),
+        cpu,
+        f"{fmt(None if throttled is None else throttled * 100, 0)} %",
+        _mib(mine.get("memory_working_set_bytes_peak")),
+        fmt(dbres.get("cpu_cores_mean"), 2),
+        str(m.get("verdict", "n/a")),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _ratios(by: dict, sid: str, variant: str, backends: list[str]) -> list[str]:
+    base = backends[0]
+    base_m = by.get((sid, variant, base))
+    if not base_m or "figures" not in base_m:
+        return []
+    rows = []
+    for name in backends[1:]:
+        m = by.get((sid, variant, name))
+        if not m or "figures" not in m:
+            continue
+        rps = ratio(m["figures"]["throughput_per_s"], base_m["figures"]["throughput_per_s"])
+        rows.append(f"| {name} | {fmt_ratio(rps)} | {fmt_ratio(ratio(_p95(m), _p95(base_m)))} |")
+    if not rows:
+        return []
+    return [
+        f"\nAgainst {base}:\n",
+        f"| backend | ok/s, it / {base} | p95, it / {base} (> 1: slower) |",
+        "|---|---:|---:|",
+        *rows,
+    ]
+
+
+def _scenario(sc: dict[str, Any], by: dict, backends: list[str]) -> list[str]:
+    out = [f"## {sc['id']}\n"]
+    if sc.get("description"):
+        out.append(sc["description"].strip() + "\n")
+    crit = sc.get("criteria") or {}
+    out.append(
+        f"Offered {fmt(sc['rate'], 0)} requests/s for {fmt(sc['duration_s'], 0)} s after a "
+        f"{fmt(sc['warmup_s'], 0)} s warm-up. Criteria: success "
+        f"> {fmt((crit.get('min_success_rate') or 0) * 100, 1)} %, p99 from schedule "
+        f"< {fmt(crit.get('max_p99_ms'), 0)} ms.\n"
+    )
+    for variant in sc["variants"]:
+        if len(sc["variants"]) > 1:
+            out.append(f"### {variant}\n")
+        out.append(TABLE_HEAD)
+        out.append("|---|" + "---:|" * 13 + "---|")
+        out += [_row(name, by.get((sc["id"], variant, name))) for name in backends]
+        out += _ratios(by, sc["id"], variant, backends)
+        out.append("")
+    if sc.get("compare"):
+        a, b = sc["compare"]
+        out.append(f"{b} against {a} at p95 ({a} / {b}: > 1 means {b} is faster):\n")
+        out.append(f"| backend | {a} p95 ms | {b} p95 ms | {a} / {b} |")
+        out.append("|---|---:|---:|---:|")
+        for name in backends:
+            pa, pb = _p95(by.get((sc["id"], a, name))), _p95(by.get((sc["id"], b, name)))
+            out.append(f"| {name} | {fmt(pa, 2)} | {fmt(pb, 2)} | {fmt_ratio(ratio(pa, pb))} |")
+        out.append("")
+    return out
+
+
+def _searches(doc: dict[str, Any], base: str) -> list[str]:
+    out = [
+        "## Sustainable rate (search)\n",
+        "The highest constant arrival rate each backend held: p99 from schedule within the "
+        "scenario's criterion, >= 98 % of offered served, <= 1 % of requests late, success rate "
+        "met. Rates: a doubling grid, then bisection to 10 % (the write suite's planner, "
+        "benchlab.search.plan).\n",
+        f"| scenario | backend | sustainable rate (/s) | first failing rate (/s) | vs {base} "
+        "| trials | why the first failing rate failed |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    rates = _search_rates(doc)
+    for s in doc["searches"]:
+        fail = next((t for t in s["trials"] if t["rate"] == s["first_failing_rate"]), None)
+        vs = fmt_ratio(ratio(s["sustainable_rate"], rates.get((s["scenario"], base))))
+        out.append(
+            f"| {s['scenario']} | {s['backend']} | {fmt(s['sustainable_rate'], 0)} "
+            f"| {fmt(s['first_failing_rate'], 0)} | {vs} | {len(s['trials'])} "
+            f"| {'; '.join(fail['why']) if fail else 'n/a'} |"
+        )
+    out.append("")
+    return out
+
+
+def render(doc: dict[str, Any]) -> str:
+    backends = [b["name"] for b in doc["backends"]]
+    by = _by(doc)
+    out = _header(doc)
     out += _published(doc, backends)
     for sc in doc["scenarios"]:
-        out.append(f"## {sc['id']}\n")
-        if sc.get("description"):
-            out.append(sc["description"].strip() + "\n")
-        crit = sc.get("criteria") or {}
-        out.append(
-            f"Offered {fmt(sc['rate'], 0)} requests/s for {fmt(sc['duration_s'], 0)} s after a "
-            f"{fmt(sc['warmup_s'], 0)} s warm-up. Criteria: success > {fmt((crit.get('min_success_rate') or 0) * 100, 1)} %, "
-            f"p99 from schedule < {fmt(crit.get('max_p99_ms'), 0)} ms.\n"
-        )  # fmt: skip
-        for variant in sc["variants"]:
-            if len(sc["variants"]) > 1:
-                out.append(f"### {variant}\n")
-            out.append("| backend | ok/s | p50 ms | p95 ms | p99 ms | max ms | p99 from schedule ms | failed | dropped "
-                       "| late | CPU cores (% of limit) | throttled | memory peak MiB | DB CPU cores | verdict |")  # fmt: skip
-            out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
-            for name in backends:
-                m = by.get((sc["id"], variant, name))
-                if m is None:
-                    out.append(f"| {name} | not implemented |" + " |" * 13)
-                    continue
-                if "error" in m:
-                    out.append(f"| {name} | failed: {m['error'][:120]} |" + " |" * 13)
-                    continue
-                f = m["figures"]
-                lat, sched = f["latency_ms"], f["latency_from_schedule_ms"]
-                res = m.get("resources", {})
-                mine = next((res[s] for s in res if s.startswith("backend")), {}) if res else {}
-                dbres = next((res[s] for s in res if not s.startswith("backend")), {}) if res else {}
-                cpu = mine.get("cpu_cores_mean")
-                pct = mine.get("cpu_pct_of_limit_mean")
-                codes = ", ".join(f"{k}: {v}" for k, v in f["status_codes"].items() if not k.startswith("2"))
-                out.append(
-                    f"| {name} | {fmt(f['throughput_per_s'])} | {fmt(lat['p50'], 2)} | {fmt(lat['p95'], 2)} "
-                    f"| {fmt(lat['p99'], 2)} | {fmt(lat['max'], 1)} | {fmt(sched['p99'], 2)} "
-                    f"| {f['failed']}{' (' + codes + ')' if codes else ''} | {f['dropped']} | {f['late']} "
-                    f"| {fmt(cpu, 2)} ({fmt(pct, 0)} %) | {fmt((mine.get('throttled_ratio_mean') or 0) * 100 if mine else None, 0)} % "
-                    f"| {_mib(mine.get('memory_working_set_bytes_peak'))} | {fmt(dbres.get('cpu_cores_mean'), 2)} "
-                    f"| {m.get('verdict', 'n/a')} |"
-                )  # fmt: skip
-            if len(backends) > 1:
-                base_m = by.get((sc["id"], variant, base))
-                rows = []
-                for name in backends[1:]:
-                    m = by.get((sc["id"], variant, name))
-                    if not m or "figures" not in m or not base_m or "figures" not in base_m:
-                        continue
-                    rows.append(
-                        f"| {name} | {fmt_ratio(ratio(m['figures']['throughput_per_s'], base_m['figures']['throughput_per_s']))} "
-                        f"| {fmt_ratio(ratio(_p95(m), _p95(base_m)))} |"
-                    )  # fmt: skip
-                if rows:
-                    out.append(f"\nAgainst {base}: | backend | ok/s, it / {base} | p95, it / {base} (> 1: slower) |")
-                    out.append("|---|---:|---:|")
-                    out += rows
-            out.append("")
-        if sc.get("compare"):
-            a, b = sc["compare"]
-            out.append(f"{b} against {a}, p95 (a {a} p95 over its {b} p95: > 1 means {b} is faster):\n")
-            out.append(f"| backend | {a} p95 ms | {b} p95 ms | {a} / {b} |")
-            out.append("|---|---:|---:|---:|")
-            for name in backends:
-                pa, pb = _p95(by.get((sc["id"], a, name))), _p95(by.get((sc["id"], b, name)))
-                out.append(f"| {name} | {fmt(pa, 2)} | {fmt(pb, 2)} | {fmt_ratio(ratio(pa, pb))} |")
-            out.append("")
+        out += _scenario(sc, by, backends)
     if doc.get("searches"):
-        out.append("## Sustainable rate (search)\n")
-        out.append(
-            "The highest constant arrival rate each backend held: p99 from schedule within the scenario's "
-            "criterion, >= 98 % of offered served, <= 1 % of requests late, success rate met. Rates: a "
-            "doubling grid, then bisection to 10 % (the write suite's planner, benchlab.search.plan).\n"
-        )
-        out.append(f"| scenario | backend | sustainable rate (/s) | first failing rate (/s) | vs {base} | trials | why the first failing rate failed |")
-        out.append("|---|---|---:|---:|---:|---:|---|")
-        rates = _search_rates(doc)
-        for s in doc["searches"]:
-            fail = next((t for t in s["trials"] if t["rate"] == s["first_failing_rate"]), None)
-            out.append(
-                f"| {s['scenario']} | {s['backend']} | {fmt(s['sustainable_rate'], 0)} | {fmt(s['first_failing_rate'], 0)} "
-                f"| {fmt_ratio(ratio(s['sustainable_rate'], rates.get((s['scenario'], base))))} | {len(s['trials'])} "
-                f"| {'; '.join(fail['why']) if fail else 'n/a'} |"
-            )  # fmt: skip
-        out.append("")
+        out += _searches(doc, backends[0])
     return "\n".join(out) + "\n"
 
 
@@ -192,7 +271,8 @@ def _published(doc: dict[str, Any], backends: list[str]) -> list[str]:
             continue
         a, how = _rps(doc, ids[stem], num)
         b, _ = _rps(doc, ids[stem], den)
-        rows.append(f"| {what} | {published} | {fmt_ratio(ratio(a, b))} ({fmt(a, 0)} vs {fmt(b, 0)}, {how}) |")
+        here = f"{fmt_ratio(ratio(a, b))} ({fmt(a, 0)} vs {fmt(b, 0)}, {how})"
+        rows.append(f"| {what} | {published} | {here} |")
     stem, published = PUBLISHED_PAGINATION
     sc = next((s for s in doc["scenarios"] if s["id"].endswith("/" + stem)), None)
     if sc and sc.get("compare"):
@@ -200,14 +280,15 @@ def _published(doc: dict[str, Any], backends: list[str]) -> list[str]:
         by = _by(doc)
         for name in backends:
             pa, pb = _p95(by.get((sc["id"], a, name))), _p95(by.get((sc["id"], b, name)))
-            rows.append(f"| {b} vs {a} at p95, {name} | {published} | {fmt_ratio(ratio(pa, pb))} ({fmt(pa, 1)} vs {fmt(pb, 1)} ms) |")
+            here = f"{fmt_ratio(ratio(pa, pb))} ({fmt(pa, 1)} vs {fmt(pb, 1)} ms)"
+            rows.append(f"| {b} vs {a} at p95, {name} | {published} | {here} |")
     if not rows:
         return []
     return [
         "## Beside the seed lab's published ratios\n",
-        "rps is the sustainable rate when the run searched it (`-e search=true`); otherwise ok/s at the "
-        "scenario's offered rate, which is the same for every backend that holds it (a ratio near 1 then "
-        "says both held it, not that they are equal).\n",
+        "rps is the sustainable rate when the run searched it (`-e search=true`); otherwise ok/s "
+        "at the scenario's offered rate, the same for every backend that holds it (a ratio near "
+        "1 then says both held it, not that they are equal).\n",
         "| comparison | published | here |",
         "|---|---:|---|",
         *rows,

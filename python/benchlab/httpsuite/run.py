@@ -10,7 +10,7 @@ Layout of a run folder:
     <category>/<stem>/<variant>/<backend>/
         vegeta.json                      vegeta's own summary (report -type=json): the raw result
         figures.json                     the kit's figures from the per-request results
-        results.bin                      vegeta's per-request results (gob; `vegeta encode` reads it)
+        results.bin                      vegeta's per-request results (`vegeta encode` reads it)
         metrics/*.csv                    the window's Prometheus series
     search/<category>/<stem>/<backend>/<rate>/...  the same per search trial
 """
@@ -32,7 +32,11 @@ from benchlab.httpsuite.config import BackendRunConfig
 from benchlab.results import ResultsError, check_new_run_dir, utc_iso, write_json, write_text_atomic
 from benchlab.search.plan import RateSearch
 from benchlab.targets import get as get_target
-from benchlab.targets.request_response import BackendSettings, BackendUnreachable, RequestResponseTarget
+from benchlab.targets.request_response import (
+    BackendSettings,
+    BackendUnreachable,
+    RequestResponseTarget,
+)
 
 HEALTH_WAIT_S = 60.0
 
@@ -58,32 +62,49 @@ def wait_healthy(backend: BackendSettings, wait_s: float = HEALTH_WAIT_S) -> Non
 class Measurer:
     """Runs one window of one scenario variant against one backend."""
 
-    def __init__(self, config: BackendRunConfig, run_dir: Path,
-                 collect: Callable[..., metrics.MetricsResult] = metrics.collect,
-                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+    def __init__(
+        self,
+        config: BackendRunConfig,
+        run_dir: Path,
+        collect: Callable[..., metrics.MetricsResult] = metrics.collect,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.config = config
         self.run_dir = run_dir
         self.collect = collect
         self.sleep = sleep
 
-    def measure(self, scenario: scenarios.Scenario, variant: scenarios.Variant,
-                backend: BackendSettings, out: Path) -> dict[str, Any]:  # fmt: skip
+    def measure(
+        self,
+        scenario: scenarios.Scenario,
+        variant: scenarios.Variant,
+        backend: BackendSettings,
+        out: Path,
+    ) -> dict[str, Any]:
         cfg = self.config
         out.mkdir(parents=True, exist_ok=True)
         targets_file = out / "targets.jsonl"
         vegeta.write_targets(targets_file, scenarios.vegeta_targets(scenario, variant, backend.url))
         record: dict[str, Any] = {
-            "scenario": scenario.id, "variant": variant.name, "backend": backend.name,
-            "rate": scenario.rate, "duration_s": scenario.duration_s, "warmup_s": scenario.warmup_s,
+            "scenario": scenario.id,
+            "variant": variant.name,
+            "backend": backend.name,
+            "rate": scenario.rate,
+            "duration_s": scenario.duration_s,
+            "warmup_s": scenario.warmup_s,
             "dir": str(out.relative_to(self.run_dir)),
-        }  # fmt: skip
+        }
         try:
             wait_healthy(backend)
             if scenario.warmup_s > 0:
-                warm = vegeta.Attack(scenario.rate, scenario.warmup_s, scenario.timeout_s, scenario.max_in_flight)
+                warm = vegeta.Attack(
+                    scenario.rate, scenario.warmup_s, scenario.timeout_s, scenario.max_in_flight
+                )
                 vegeta.run_attack(cfg.vegeta, warm, targets_file, out / "warmup.bin")
                 (out / "warmup.bin").unlink(missing_ok=True)
-            attack = vegeta.Attack(scenario.rate, scenario.duration_s, scenario.timeout_s, scenario.max_in_flight)
+            attack = vegeta.Attack(
+                scenario.rate, scenario.duration_s, scenario.timeout_s, scenario.max_in_flight
+            )
             start = time.time()
             vegeta.run_attack(cfg.vegeta, attack, targets_file, out / "results.bin")
             end = time.time()
@@ -100,17 +121,28 @@ class Measurer:
         # let Prometheus scrape past the window's end, and the backend settle before the next
         self.sleep(cfg.cooldown_s)
         services = (*backend.services, *cfg.db_services)
-        result = self.collect(cfg.prometheus_url, start, end, out / "metrics", rate_window="10s", pad_s=0.0)
+        result = self.collect(
+            cfg.prometheus_url, start, end, out / "metrics", rate_window="10s", pad_s=0.0
+        )
         record.update(
-            start=utc_iso(start), end=utc_iso(end), figures=figures,
-            vegeta={k: summary.get(k) for k in ("requests", "rate", "throughput", "success", "status_codes", "errors")},
+            start=utc_iso(start),
+            end=utc_iso(end),
+            figures=figures,
+            vegeta={
+                k: summary.get(k)
+                for k in ("requests", "rate", "throughput", "success", "status_codes", "errors")
+            },
             resources={s: _service(result, s) for s in services},
             prometheus_notes=result.notes,
-        )  # fmt: skip
+        )
         crit = cfg.criteria_for(scenario.id)
         oom = metrics.total_oom_kills(result, services)
-        verdicts = evaluate(crit, success_rate=figures["success_ratio"],
-                            p99_ms=figures["latency_from_schedule_ms"]["p99"], oom_kills=oom)  # fmt: skip
+        verdicts = evaluate(
+            crit,
+            success_rate=figures["success_ratio"],
+            p99_ms=figures["latency_from_schedule_ms"]["p99"],
+            oom_kills=oom,
+        )
         record["criteria"] = [v.as_dict() for v in verdicts]
         record["verdict"] = overall(verdicts)
         return record
@@ -121,13 +153,24 @@ def _service(result: metrics.MetricsResult, service: str) -> dict[str, Any]:
     if not entries:
         return {}
     e = entries[0]
-    keys = ("cpu_cores_mean", "cpu_cores_peak", "cpu_limit_cores_peak", "cpu_pct_of_limit_mean",
-            "throttled_ratio_mean", "throttled_ratio_peak", "memory_working_set_bytes_peak",
-            "memory_limit_bytes_peak", "oom_kills", "restarts")  # fmt: skip
+    keys = (
+        "cpu_cores_mean",
+        "cpu_cores_peak",
+        "cpu_limit_cores_peak",
+        "cpu_pct_of_limit_mean",
+        "throttled_ratio_mean",
+        "throttled_ratio_peak",
+        "memory_working_set_bytes_peak",
+        "memory_limit_bytes_peak",
+        "oom_kills",
+        "restarts",
+    )
     return {k: e.get(k) for k in keys}
 
 
-def run_search(m: Measurer, scenario: scenarios.Scenario, backend: BackendSettings) -> dict[str, Any]:
+def run_search(
+    m: Measurer, scenario: scenarios.Scenario, backend: BackendSettings
+) -> dict[str, Any]:
     """The highest constant arrival rate the backend holds (p99 from schedule within the
     scenario's criterion, >= 98 % of offered served, <= 1 % late, success rate) on the first
     variant, by the write suite's planner: a geometric grid then bisection."""
@@ -151,16 +194,27 @@ def run_search(m: Measurer, scenario: scenarios.Scenario, backend: BackendSettin
             ok, why = figs.judge(rec["figures"], max_p99, min_success)
         plan.record(rate, ok)
         p99 = rec.get("figures", {}).get("latency_from_schedule_ms", {}).get("p99")
-        say(f"  search {scenario.id} {backend.name} {rate:g}/s: {'held' if ok else 'failed'}"
-            f" (p99 {report.fmt(p99)} ms{'; ' + '; '.join(why) if why else ''})")  # fmt: skip
+        say(
+            f"  search {scenario.id} {backend.name} {rate:g}/s: {'held' if ok else 'failed'}"
+            f" (p99 {report.fmt(p99)} ms{'; ' + '; '.join(why) if why else ''})"
+        )
         trials.append({"rate": rate, "ok": ok, "why": why, "record": rec})
-    return {"scenario": scenario.id, "variant": variant.name, "backend": backend.name,
-            "sustainable_rate": plan.best, "first_failing_rate": plan.first_fail,
-            "max_p99_ms": max_p99, "trials": trials}  # fmt: skip
+    return {
+        "scenario": scenario.id,
+        "variant": variant.name,
+        "backend": backend.name,
+        "sustainable_rate": plan.best,
+        "first_failing_rate": plan.first_fail,
+        "max_p99_ms": max_p99,
+        "trials": trials,
+    }
 
 
-def execute(config: BackendRunConfig, results_root: Path,
-            collect: Callable[..., metrics.MetricsResult] = metrics.collect) -> int:  # fmt: skip
+def execute(
+    config: BackendRunConfig,
+    results_root: Path,
+    collect: Callable[..., metrics.MetricsResult] = metrics.collect,
+) -> int:
     try:
         run_dir = check_new_run_dir(results_root, config.run_id)
         results_root.mkdir(parents=True, exist_ok=True)
@@ -170,34 +224,55 @@ def execute(config: BackendRunConfig, results_root: Path,
         return 2
     write_json(run_dir / "config.json", config.raw)
     try:
-        tool_version = vegeta.version(config.vegeta)
+        tool_version = vegeta.version(config.vegeta) or config.vegeta_version or "unknown version"
     except vegeta.VegetaError as exc:
-        say(f"benchlab backends: the load tool is missing ({exc}); fix: run backend.yml, which builds it")
+        say(
+            f"benchlab backends: the load tool is missing ({exc}); "
+            "fix: run backend.yml, which builds it"
+        )
         return 2
     m = Measurer(config, run_dir, collect=collect)
     doc: dict[str, Any] = {
-        "run_id": config.run_id, "kind": "backends", "suite": config.suite,
-        "inventory": config.inventory, "started": utc_iso(), "load_tool": {"name": "vegeta", "version": tool_version},
-        "backends": [b.as_dict() for b in config.backends], "services": config.services,
-        "host_facts": config.host_facts, "versions": config.versions,
-        "scenarios": [], "measurements": [], "searches": [],
-    }  # fmt: skip
+        "run_id": config.run_id,
+        "kind": "backends",
+        "suite": config.suite,
+        "inventory": config.inventory,
+        "started": utc_iso(),
+        "load_tool": {"name": "vegeta", "version": tool_version},
+        "backends": [b.as_dict() for b in config.backends],
+        "services": config.services,
+        "host_facts": config.host_facts,
+        "versions": config.versions,
+        "scenarios": [],
+        "measurements": [],
+        "searches": [],
+    }
     failed = 0
     for sid in config.scenarios:
         sc = scenarios.load(config.scenarios_dir, sid).with_load(**config.load)
-        doc["scenarios"].append({
-            "id": sc.id, "description": sc.description, "rate": sc.rate, "duration_s": sc.duration_s,
-            "warmup_s": sc.warmup_s, "variants": [v.name for v in sc.variants], "compare": sc.compare,
-            "criteria": (c.__dict__ if (c := config.criteria_for(sc.id)) else None),
-        })  # fmt: skip
+        doc["scenarios"].append(
+            {
+                "id": sc.id,
+                "description": sc.description,
+                "rate": sc.rate,
+                "duration_s": sc.duration_s,
+                "warmup_s": sc.warmup_s,
+                "variants": [v.name for v in sc.variants],
+                "compare": sc.compare,
+                "criteria": (c.__dict__ if (c := config.criteria_for(sc.id)) else None),
+            }
+        )
         for variant in sc.variants:
             for backend in config.backends:
                 if not backend.implements(sc.id):
                     say(f"{sc.id} {variant.name}: {backend.name} does not implement it, skipped")
                     continue
                 out = run_dir / sc.category / sc.stem / variant.name / backend.name
-                say(f"{sc.id} [{variant.name}] {backend.name}: {sc.rate:g}/s for {sc.duration_s:g} s "
-                    f"(warm-up {sc.warmup_s:g} s)")  # fmt: skip
+                say(
+                    f"{sc.id} [{variant.name}] {backend.name}: {sc.rate:g}/s "
+                    f"for {sc.duration_s:g} s "
+                    f"(warm-up {sc.warmup_s:g} s)"
+                )
                 rec = m.measure(sc, variant, backend, out)
                 doc["measurements"].append(rec)
                 if "error" in rec:
@@ -205,9 +280,13 @@ def execute(config: BackendRunConfig, results_root: Path,
                     say(f"  failed: {rec['error']}")
                 else:
                     f = rec["figures"]
-                    say(f"  {report.fmt(f['throughput_per_s'])} ok/s, p50 {report.fmt(f['latency_ms']['p50'])} ms,"
-                        f" p95 {report.fmt(f['latency_ms']['p95'])} ms, p99 {report.fmt(f['latency_ms']['p99'])} ms,"
-                        f" failed {f['failed']}, dropped {f['dropped']}, late {f['late']}: {rec['verdict']}")  # fmt: skip
+                    lat = f["latency_ms"]
+                    say(
+                        f"  {report.fmt(f['throughput_per_s'])} ok/s, "
+                        f"p50 {report.fmt(lat['p50'])} ms, p95 {report.fmt(lat['p95'])} ms, "
+                        f"p99 {report.fmt(lat['p99'])} ms, failed {f['failed']}, "
+                        f"dropped {f['dropped']}, late {f['late']}: {rec['verdict']}"
+                    )
                 write_json(run_dir / "results.json", doc)
         if config.search is not None:
             for backend in config.backends:

@@ -36,8 +36,20 @@ CATEGORIES = ("basic", "db-advanced", "caching", "real-world", "stress")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 SCENARIO_ID = re.compile(r"^(?P<category>[a-z][a-z-]*)/(?P<stem>\d\d-[a-z0-9-]+)$")
 _VAR = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-KEYS = ("description", "rate", "duration_s", "warmup_s", "targets", "vars", "requests",
-        "variants", "compare", "seed", "timeout_s", "max_in_flight")  # fmt: skip
+KEYS = (
+    "description",
+    "rate",
+    "duration_s",
+    "warmup_s",
+    "targets",
+    "vars",
+    "requests",
+    "variants",
+    "compare",
+    "seed",
+    "timeout_s",
+    "max_in_flight",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +90,12 @@ class Scenario:
     def stem(self) -> str:
         return self.id.split("/")[1]
 
-    def with_load(self, rate: float | None = None, duration_s: float | None = None,
-                  warmup_s: float | None = None) -> Scenario:  # fmt: skip
+    def with_load(
+        self,
+        rate: float | None = None,
+        duration_s: float | None = None,
+        warmup_s: float | None = None,
+    ) -> Scenario:
         from dataclasses import replace
 
         return replace(
@@ -99,19 +115,25 @@ def _var_spec(spec: Any, prefix: str) -> Any:
             or not all(isinstance(v, int) for v in lo_hi)
             or lo_hi[0] > lo_hi[1]
         ):
-            raise ConfigError(prefix, f"{spec!r} is not {{int: [low, high]}}", "e.g. {int: [1, 100000]}")
+            raise ConfigError(
+                prefix, f"{spec!r} is not {{int: [low, high]}}", "e.g. {int: [1, 100000]}"
+            )
         return ("int", lo_hi[0], lo_hi[1])
     if isinstance(spec, dict) and set(spec) == {"choice"}:
         options = spec["choice"]
         if not isinstance(options, list) or not options:
             raise ConfigError(prefix, f"{spec!r} is not {{choice: [a, b, ...]}}", "list the values")
         return ("choice", tuple(options))
-    raise ConfigError(prefix, f"{spec!r} is not a variable", "use {int: [low, high]} or {choice: [...]}")
+    raise ConfigError(
+        prefix, f"{spec!r} is not a variable", "use {int: [low, high]} or {choice: [...]}"
+    )
 
 
 def _requests(data: Any, prefix: str) -> tuple[RequestShape, ...]:
     if not isinstance(data, list) or not data:
-        raise ConfigError(prefix, "must be a non-empty list of requests", "add {method: GET, path: /health}")
+        raise ConfigError(
+            prefix, "must be a non-empty list of requests", "add {method: GET, path: /health}"
+        )
     out = []
     for i, item in enumerate(data):
         p = f"{prefix}[{i}]"
@@ -126,7 +148,11 @@ def _requests(data: Any, prefix: str) -> tuple[RequestShape, ...]:
         if not isinstance(headers, dict):
             raise ConfigError(f"{p}.headers", "must map header -> value", "e.g. {X-Trace: abc}")
         weight = fields.number(item, p, "weight", integer=True, minimum=1, default=1)
-        out.append(RequestShape(method, path, item.get("json"), {str(k): str(v) for k, v in headers.items()}, weight))
+        out.append(
+            RequestShape(
+                method, path, item.get("json"), {str(k): str(v) for k, v in headers.items()}, weight
+            )
+        )
     return tuple(out)
 
 
@@ -134,7 +160,9 @@ def _vars(data: Any, prefix: str) -> dict[str, Any]:
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise ConfigError(prefix, "must map name -> {int: [lo, hi]} or {choice: [...]}", "fix the file")
+        raise ConfigError(
+            prefix, "must map name -> {int: [lo, hi]} or {choice: [...]}", "fix the file"
+        )
     return {str(k): _var_spec(v, f"{prefix}.{k}") for k, v in data.items()}
 
 
@@ -146,7 +174,9 @@ def parse(data: Any, scenario_id: str) -> Scenario:
     base_vars = _vars(data.get("vars"), f"{prefix}.vars")
     if "variants" in data:
         if "requests" in data:
-            raise ConfigError(f"{prefix}.requests", "is beside variants", "put requests inside each variant")
+            raise ConfigError(
+                f"{prefix}.requests", "is beside variants", "put requests inside each variant"
+            )
         raw = fields.mapping(data, prefix, "variants")
         variants = []
         for name, body in raw.items():
@@ -155,16 +185,27 @@ def parse(data: Any, scenario_id: str) -> Scenario:
                 raise ConfigError(vp, "must be an object", "give it requests (and vars)")
             fields.refuse_unknown(body, vp, ("requests", "vars"))
             variants.append(
-                Variant(str(name), _requests(body.get("requests"), f"{vp}.requests"),
-                        {**base_vars, **_vars(body.get("vars"), f"{vp}.vars")})  # fmt: skip
+                Variant(
+                    str(name),
+                    _requests(body.get("requests"), f"{vp}.requests"),
+                    {**base_vars, **_vars(body.get("vars"), f"{vp}.vars")},
+                )
             )
     else:
-        variants = [Variant("main", _requests(data.get("requests"), f"{prefix}.requests"), base_vars)]
+        variants = [
+            Variant("main", _requests(data.get("requests"), f"{prefix}.requests"), base_vars)
+        ]
     compare = data.get("compare")
     if compare is not None:
         names = [v.name for v in variants]
-        if not (isinstance(compare, list) and len(compare) == 2 and all(c in names for c in compare)):
-            raise ConfigError(f"{prefix}.compare", f"{compare!r} is not two of its variants", f"use two of {names}")
+        if not (
+            isinstance(compare, list) and len(compare) == 2 and all(c in names for c in compare)
+        ):
+            raise ConfigError(
+                f"{prefix}.compare",
+                f"{compare!r} is not two of its variants",
+                f"use two of {names}",
+            )
         compare = (str(compare[0]), str(compare[1]))
     for variant in variants:
         for shape in variant.requests:
@@ -172,7 +213,9 @@ def parse(data: Any, scenario_id: str) -> Scenario:
             missing = used - set(variant.vars)
             if missing:
                 raise ConfigError(
-                    f"{prefix}.{variant.name}", f"uses undefined variable(s) {sorted(missing)}", "define them under vars"
+                    f"{prefix}.{variant.name}",
+                    f"uses undefined variable(s) {sorted(missing)}",
+                    "define them under vars",
                 )
     return Scenario(
         id=scenario_id,
@@ -180,12 +223,16 @@ def parse(data: Any, scenario_id: str) -> Scenario:
         rate=fields.number(data, prefix, "rate", minimum=0, exclusive_min=True),
         duration_s=fields.number(data, prefix, "duration_s", minimum=1),
         warmup_s=fields.number(data, prefix, "warmup_s", minimum=0, default=5.0),
-        targets=fields.number(data, prefix, "targets", integer=True, minimum=1, maximum=1_000_000, default=1000),
+        targets=fields.number(
+            data, prefix, "targets", integer=True, minimum=1, maximum=1_000_000, default=1000
+        ),
         variants=tuple(variants),
         compare=compare,
         seed=fields.number(data, prefix, "seed", integer=True, minimum=0, default=1),
         timeout_s=fields.number(data, prefix, "timeout_s", minimum=0.1, default=10.0),
-        max_in_flight=fields.number(data, prefix, "max_in_flight", integer=True, minimum=1, default=1000),
+        max_in_flight=fields.number(
+            data, prefix, "max_in_flight", integer=True, minimum=1, default=1000
+        ),
     )
 
 
@@ -217,7 +264,8 @@ def select(root: Path, suite: str, scenario: str | None) -> list[str]:
     categories = sorted({sid.split("/")[0] for sid in known})
     if suite != "all" and suite not in categories:
         raise SelectionError(
-            f"suite '{suite}' is not a scenario category; fix: -e suite=<one of {', '.join(categories + ['all'])}>"
+            f"suite '{suite}' is not a scenario category; "
+            f"fix: -e suite=<one of {', '.join([*categories, 'all'])}>"
         )
     ids = [sid for sid in known if suite == "all" or sid.startswith(suite + "/")]
     if not scenario:
@@ -227,7 +275,9 @@ def select(root: Path, suite: str, scenario: str | None) -> list[str]:
         match = [sid for sid in ids if want in (sid, sid.split("/")[1], sid.split("/")[1][:2])]
         if not match:
             stems = ", ".join(sid.split("/")[1] for sid in ids)
-            raise SelectionError(f"scenario '{want}' is not in suite '{suite}'; fix: -e scenario=<one of {stems}>")
+            raise SelectionError(
+                f"scenario '{want}' is not in suite '{suite}'; fix: -e scenario=<one of {stems}>"
+            )
         chosen += [m for m in match if m not in chosen]
     return chosen
 
@@ -261,7 +311,10 @@ def vegeta_targets(scenario: Scenario, variant: Variant, base_url: str) -> list[
     for i in range(scenario.targets):
         shape = shapes[i % len(shapes)] if len(shapes) > 1 else shapes[0]
         values = {name: _draw(spec, rng) for name, spec in variant.vars.items()}
-        target: dict[str, Any] = {"method": shape.method, "url": base_url + _fill(shape.path, values)}
+        target: dict[str, Any] = {
+            "method": shape.method,
+            "url": base_url + _fill(shape.path, values),
+        }
         headers = {k: [v] for k, v in shape.headers.items()}
         if shape.body is not None:
             body = json.dumps(_fill(shape.body, values), separators=(",", ":"))

@@ -11,6 +11,7 @@ latency measured from the schedule, late and dropped requests (benchlab.httpsuit
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,14 +38,19 @@ class Attack:
         per_s = round(self.rate)
         rate = f"{per_s}/1s" if abs(per_s - self.rate) < 1e-9 else f"{round(self.rate * 60)}/1m"
         return [
-            vegeta, "attack",
-            "-format=json", f"-targets={targets}",
-            f"-rate={rate}", f"-duration={self.duration_s:g}s",
+            vegeta,
+            "attack",
+            "-format=json",
+            f"-targets={targets}",
+            f"-rate={rate}",
+            f"-duration={self.duration_s:g}s",
             f"-timeout={self.timeout_s:g}s",
-            "-workers=10", f"-max-workers={self.max_in_flight}",
-            "-keepalive=true", "-max-body=256",
+            "-workers=10",
+            f"-max-workers={self.max_in_flight}",
+            "-keepalive=true",
+            "-max-body=256",
             f"-output={output}",
-        ]  # fmt: skip
+        ]
 
 
 def write_targets(path: Path, targets: list[dict[str, Any]]) -> None:
@@ -85,13 +91,19 @@ def encode_rows(vegeta: str, results: Path) -> list[dict[str, Any]]:
 
 def version(vegeta: str) -> str:
     try:
-        proc = subprocess.run([vegeta, "-version"], capture_output=True, text=True, check=False, timeout=10)
+        proc = subprocess.run(
+            [vegeta, "-version"], capture_output=True, text=True, check=False, timeout=10
+        )
     except OSError as exc:
         raise VegetaError(f"{vegeta}: {exc}") from exc
+    if proc.returncode != 0:
+        raise VegetaError(f"{vegeta} -version exited {proc.returncode}")
+    # `go install module@version` stamps no version into the binary (the Version line is
+    # empty): the run configuration names the pinned one (roles/vegeta vegeta_version)
     for line in proc.stdout.splitlines():
-        if line.lower().startswith("version"):
+        if line.lower().startswith("version:") and line.split(":", 1)[1].strip():
             return line.split(":", 1)[1].strip()
-    return proc.stdout.strip().splitlines()[0] if proc.stdout.strip() else "unknown"
+    return ""
 
 
 def parse_time(text: str) -> float:
@@ -101,8 +113,8 @@ def parse_time(text: str) -> float:
         text = text[:-1] + "+00:00"
     main, _, rest = text.partition(".")
     if rest:
-        digits = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(digits):]
+        digits = re.match(r"\d*", rest).group(0)  # type: ignore[union-attr]
+        tz = rest[len(digits) :]
         frac = float("0." + digits) if digits else 0.0
         base = datetime.fromisoformat(main + tz)
         return base.timestamp() + frac

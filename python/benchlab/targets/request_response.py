@@ -113,7 +113,9 @@ class RequestResponseTarget(Target):
         fields.refuse_unknown(section, bprefix, BACKEND_KEYS)
         url = fields.string(section, bprefix, "url").rstrip("/")
         if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"{bprefix}.url", f"'{url}' is not an http(s) URL", "e.g. http://127.0.0.1:8101")
+            raise ConfigError(
+                f"{bprefix}.url", f"'{url}' is not an http(s) URL", "e.g. http://127.0.0.1:8101"
+            )
         health = fields.string(section, bprefix, "health", "/health")
         if not health.startswith("/"):
             raise ConfigError(f"{bprefix}.health", f"'{health}' is not a path", "start it with /")
@@ -126,15 +128,19 @@ class RequestResponseTarget(Target):
             health=health,
             scenarios=_strings(section, bprefix, "scenarios"),
             services=tuple(section.get("services") or ()),
-            workers=None if workers in (None, "") else fields.number(section, bprefix, "workers", integer=True, minimum=1),
-            pool_size=None if pool in (None, "") else fields.number(section, bprefix, "pool_size", integer=True, minimum=1),
+            workers=None
+            if workers in (None, "")
+            else fields.number(section, bprefix, "workers", integer=True, minimum=1),
+            pool_size=None
+            if pool in (None, "")
+            else fields.number(section, bprefix, "pool_size", integer=True, minimum=1),
             server=section.get("server") or None,
         )
 
     def check_health(self, settings: BackendSettings, timeout_s: float = 5.0) -> None:
         """Raise BackendUnreachable unless the health URL answers 2xx."""
         try:
-            with urllib.request.urlopen(settings.health_url, timeout=timeout_s) as response:  # noqa: S310
+            with urllib.request.urlopen(settings.health_url, timeout=timeout_s) as response:
                 if 200 <= response.status < 300:
                     return
                 raise BackendUnreachable(f"{settings.health_url} answered {response.status}")
