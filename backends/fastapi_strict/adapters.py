@@ -51,7 +51,8 @@ class PgUserRepository(UserRepository):
     async def page_after(self, after: int, limit: int) -> tuple[User, ...]:
         async with self.pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT {_USER_COLUMNS} FROM users WHERE id > %s ORDER BY id LIMIT %s", (after, limit)
+                f"SELECT {_USER_COLUMNS} FROM users WHERE id > %s ORDER BY id LIMIT %s",
+                (after, limit),
             )
             return tuple(_user(r) for r in await cur.fetchall())
 

@@ -148,7 +148,9 @@ async def get_user(user_id: int, case: Annotated[GetUser, Depends(get_user_case)
 
 
 @app.post("/posts", response_model=PostOut, status_code=201)
-async def create_post(post: PostIn, case: Annotated[CreatePost, Depends(create_post_case)]) -> PostOut:
+async def create_post(
+    post: PostIn, case: Annotated[CreatePost, Depends(create_post_case)]
+) -> PostOut:
     return PostOut.from_domain(await case.execute(post.user_id, post.title, post.body))
 
 

@@ -1,22 +1,22 @@
-from rest_framework import serializers
-
 from api.models import Post, User
+from rest_framework import serializers
 
 
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ["id", "username", "email", "full_name", "age", "created_at"]
+        fields = ("id", "username", "email", "full_name", "age", "created_at")
 
 
 class PostSerializer(serializers.ModelSerializer):
     user_id = serializers.IntegerField(min_value=1)
+    title = serializers.CharField(min_length=1, max_length=200)
+    body = serializers.CharField(max_length=10000, allow_blank=True)
 
     class Meta:
         model = Post
-        fields = ["id", "user_id", "title", "body", "created_at"]
-        read_only_fields = ["id", "created_at"]
-        extra_kwargs = {"title": {"max_length": 200}, "body": {"max_length": 10000}}
+        fields = ("id", "user_id", "title", "body", "created_at")
+        read_only_fields = ("id", "created_at")
 
 
 class ItemSerializer(serializers.Serializer):

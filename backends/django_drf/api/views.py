@@ -1,11 +1,10 @@
 """The suite's endpoints (backends/README.md) as DRF function views."""
 
+from api.models import User
+from api.serializers import OrderSerializer, PostSerializer, UserSerializer
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
-
-from api.models import User
-from api.serializers import OrderSerializer, PostSerializer, UserSerializer
 
 
 @api_view(["GET"])
@@ -20,7 +19,11 @@ def json_payload(request):
     items = order.validated_data["items"]
     total = sum(i["qty"] * i["price"] for i in items)
     return Response(
-        {"customer": order.validated_data["customer"], "count": len(items), "total": round(total, 2)}
+        {
+            "customer": order.validated_data["customer"],
+            "count": len(items),
+            "total": round(total, 2),
+        }
     )
 
 
@@ -58,7 +61,9 @@ def list_users(request):
         offset = _int(request, "offset", None, 0)
         after = _int(request, "after", None, 0)
     except ValueError:
-        return Response({"detail": "bad limit, offset or after"}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            {"detail": "bad limit, offset or after"}, status=status.HTTP_400_BAD_REQUEST
+        )
     users = User.objects.order_by("id")
     if after is not None:
         page = list(users.filter(id__gt=after)[:limit])
