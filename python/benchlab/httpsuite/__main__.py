@@ -3,6 +3,7 @@
 check: the -e suite / scenario / backends of backend.yml, before anything changes; prints
        the resolved selection as JSON, or one line and exit 2.
 run:   one backend run from its configuration (rendered by backend.yml).
+sweep: one backend.yml run per value of backend_workers or backend_db_pool_size.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from benchlab.fields import ConfigError
 from benchlab.httpsuite import run as run_mod
-from benchlab.httpsuite import scenarios
+from benchlab.httpsuite import scenarios, sweep
 
 
 def check(
@@ -60,6 +61,11 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--scenario")
     c.add_argument("--backends")
     c.add_argument("--known", required=True, help="comma-separated backends the inventory deploys")
+    w = sub.add_parser("sweep", help="one backend.yml run per value of one parameter")
+    w.add_argument("--repo", type=Path, default=Path.cwd())
+    w.add_argument("--param", required=True, choices=sweep.PARAMS)
+    w.add_argument("--values", required=True, help="comma-separated positive integers")
+    w.add_argument("extra", nargs="*", help="ansible-playbook arguments after --")
     r = sub.add_parser("run")
     r.add_argument("--config", type=Path, required=True)
     r.add_argument("--results-root", type=Path, required=True)
@@ -67,6 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check":
         known = [k for k in args.known.split(",") if k]
         return check(args.repo, args.suite, args.scenario, args.backends, known)
+    if args.cmd == "sweep":
+        try:
+            values = [int(v) for v in args.values.split(",") if v.strip()]
+        except ValueError:
+            values = []
+        if not values or min(values) < 1:
+            print(
+                f"sweep: --values {args.values}: fix: positive integers, e.g. 1,2,4,8",
+                file=sys.stderr,
+            )
+            return 2
+        return sweep.run_sweep(args.repo, args.param, values, args.extra)
     return run_mod.main_run(args.config, args.results_root)
 
 
