@@ -341,3 +341,36 @@ def test_report_puts_backends_side_by_side_with_ratios() -> None:
     assert (
         "| cursor vs offset at p95, django_drf | 1.7x (60 vs 34 ms) | n/a (n/a vs n/a ms) |" in text
     )
+
+
+# -- the sustainable-rate search over HTTP -----------------------------------------------------
+class _FakeMeasurer:
+    """A backend that holds any rate up to its capacity, and fails above it."""
+
+    def __init__(self, cfg: config.BackendRunConfig, capacity: float) -> None:
+        self.config, self.capacity, self.run_dir, self.rates = (
+            cfg,
+            capacity,
+            Path("/nonexistent"),
+            [],
+        )
+
+    def measure(self, sc, variant, backend, out, cooldown_s=None) -> dict:
+        self.rates.append(sc.rate)
+        late = 0 if sc.rate <= self.capacity else int(sc.rate * sc.duration_s / 2)
+        rows = _rows(int(sc.rate * sc.duration_s), sc.rate, lag_from=late or None, lag_s=0.5)
+        return {"figures": figures.analyse(rows, sc.rate, sc.duration_s)}
+
+
+def test_search_finds_the_highest_rate_held_within_its_precision() -> None:
+    from benchlab.httpsuite.run import run_search
+
+    cfg = config.parse(_config(search={"start_rate": 100, "max_rate": 5000, "precision": 0.1}))
+    fake = _FakeMeasurer(cfg, capacity=700)
+    sc = scenarios.load(SCENARIOS, "basic/01-lightweight")
+    result = run_search(fake, sc, cfg.backends[0])  # type: ignore[arg-type]
+    assert fake.rates[:4] == [100, 200, 400, 800]  # the grid, then bisection
+    assert 630 <= result["sustainable_rate"] <= 700 < result["first_failing_rate"]
+    assert (result["first_failing_rate"] - result["sustainable_rate"]) / result[
+        "sustainable_rate"
+    ] < 0.1

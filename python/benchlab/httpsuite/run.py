@@ -80,6 +80,7 @@ class Measurer:
         variant: scenarios.Variant,
         backend: BackendSettings,
         out: Path,
+        cooldown_s: float | None = None,
     ) -> dict[str, Any]:
         cfg = self.config
         out.mkdir(parents=True, exist_ok=True)
@@ -119,7 +120,7 @@ class Measurer:
         figures = figs.analyse(rows, scenario.rate, scenario.duration_s)
         write_json(out / "figures.json", figures)
         # let Prometheus scrape past the window's end, and the backend settle before the next
-        self.sleep(cfg.cooldown_s)
+        self.sleep(cfg.cooldown_s if cooldown_s is None else cooldown_s)
         services = (*backend.services, *cfg.db_services)
         result = self.collect(
             cfg.prometheus_url, start, end, out / "metrics", rate_window="10s", pad_s=0.0
@@ -187,7 +188,8 @@ def run_search(
         rate = float(round(rate))
         trial_sc = scenario.with_load(rate=rate, duration_s=s.measure_s, warmup_s=s.warmup_s)
         out = m.run_dir / "search" / scenario.id / backend.name / f"{int(rate)}"
-        rec = m.measure(trial_sc, variant, backend, out)
+        # a trial's Prometheus figures are a bonus: a short pause (one scrape) between trials
+        rec = m.measure(trial_sc, variant, backend, out, cooldown_s=min(cfg.cooldown_s, 3.0))
         if "error" in rec:
             ok, why = False, [rec["error"]]
         else:
