@@ -41,15 +41,37 @@ SEARCH_KEYS = (
     "measure_s",
     "max_trials",
 )
+# which scenarios and backends the search covers ([]: every one of the run)
+SEARCH_FILTERS = ("scenarios", "backends")
 
 
 @dataclass(frozen=True)
 class HttpSearch:
     settings: SearchSettings  # the write suite's grid-then-bisection planner (search/plan.py)
+    scenarios: tuple[str, ...] = ()  # scenario ids, stems or their numbers; () = all
+    backends: tuple[str, ...] = ()  # () = all
+
+    def covers(self, scenario_id: str, backend: str) -> bool:
+        stem = scenario_id.split("/")[-1]
+        in_scenarios = not self.scenarios or any(
+            want in (scenario_id, stem, stem[:2]) for want in self.scenarios
+        )
+        return in_scenarios and (not self.backends or backend in self.backends)
 
     @classmethod
     def parse(cls, data: dict[str, Any], prefix: str) -> HttpSearch:
-        fields.refuse_unknown(data, prefix, SEARCH_KEYS)
+        fields.refuse_unknown(data, prefix, SEARCH_KEYS + SEARCH_FILTERS)
+        filters = {}
+        for key in SEARCH_FILTERS:
+            value = data.get(key) or []
+            if isinstance(value, str):
+                value = [v.strip() for v in value.split(",") if v.strip()]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError(
+                    f"{prefix}.{key}", f"{value!r} is not a list of names", "e.g. [01]"
+                )
+            filters[key] = tuple(value)
+        data = {k: v for k, v in data.items() if k not in SEARCH_FILTERS}
         values = {
             "start_rate": fields.number(data, prefix, "start_rate", minimum=1, default=100.0),
             "factor": fields.number(data, prefix, "factor", minimum=1.1, default=2.0),
@@ -64,7 +86,8 @@ class HttpSearch:
         if values["max_rate"] < values["start_rate"]:
             raise ConfigError(f"{prefix}.max_rate", "is below start_rate", "raise max_rate")
         # whole requests per second: the planner's "batch" is one second of requests
-        return cls(SearchSettings(interval_s=1.0, reruns=1, confirm_failures=0, **values))
+        settings = SearchSettings(interval_s=1.0, reruns=1, confirm_failures=0, **values)
+        return cls(settings, **filters)
 
 
 @dataclass(frozen=True)

@@ -292,7 +292,7 @@ def execute(
                 write_json(run_dir / "results.json", doc)
         if config.search is not None:
             for backend in config.backends:
-                if backend.implements(sc.id):
+                if backend.implements(sc.id) and config.search.covers(sc.id, backend.name):
                     doc["searches"].append(run_search(m, sc, backend))
                     write_json(run_dir / "results.json", doc)
     doc["ended"] = utc_iso()
