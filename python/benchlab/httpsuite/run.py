@@ -39,6 +39,7 @@ from benchlab.targets.request_response import (
 )
 
 HEALTH_WAIT_S = 60.0
+MIN_COUNTER_WINDOW_S = 16.0
 
 
 def say(line: str) -> None:
@@ -122,8 +123,11 @@ class Measurer:
         # let Prometheus scrape past the window's end, and the backend settle before the next
         self.sleep(cfg.cooldown_s if cooldown_s is None else cooldown_s)
         services = (*backend.services, *cfg.db_services)
+        # counters (OOM kills, restarts) need a few scrapes (5 s apart) in their window:
+        # a window shorter than MIN_COUNTER_WINDOW_S is padded on both sides to that
+        pad = max(0.0, (MIN_COUNTER_WINDOW_S - (end - start)) / 2)
         result = self.collect(
-            cfg.prometheus_url, start, end, out / "metrics", rate_window="10s", pad_s=0.0
+            cfg.prometheus_url, start, end, out / "metrics", rate_window="10s", pad_s=pad
         )
         record.update(
             start=utc_iso(start),
