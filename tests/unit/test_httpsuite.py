@@ -285,6 +285,7 @@ def test_report_puts_backends_side_by_side_with_ratios() -> None:
         "backends": [
             {"name": "fastapi_pragmatic", "type": "fastapi_pragmatic"},
             {"name": "django_drf", "type": "django_drf"},
+            {"name": "fastapi_strict", "type": "fastapi_strict"},
         ],
         "scenarios": [
             {
@@ -309,6 +310,7 @@ def test_report_puts_backends_side_by_side_with_ratios() -> None:
         "measurements": [
             _measure("basic/01-lightweight", "main", "fastapi_pragmatic", 200, 1.0),
             _measure("basic/01-lightweight", "main", "django_drf", 200, 4.0),
+            _measure("basic/01-lightweight", "main", "fastapi_strict", 200, 1.2),
             _measure("basic/09-db-pagination", "offset", "fastapi_pragmatic", 100, 60.0),
             _measure("basic/09-db-pagination", "cursor", "fastapi_pragmatic", 100, 34.0),
         ],
@@ -338,6 +340,8 @@ def test_report_puts_backends_side_by_side_with_ratios() -> None:
         "| FastAPI vs Django, lightweight | 7-9x | 8.00x (2,400 vs 300, sustainable rate) |" in text
     )
     assert "| basic/01-lightweight | django_drf | 300 | 330 | 0.12x | 0 | n/a |" in text
+    # strict was not searched: pragmatic vs strict compares ok/s of both, never a mix
+    assert "(200 vs 200, ok/s at the offered rate) |" in text
     assert (
         "| cursor vs offset at p95, django_drf | 1.7x (60 vs 34 ms) | n/a (n/a vs n/a ms) |" in text
     )

@@ -4,6 +4,7 @@ check: the -e suite / scenario / backends of backend.yml, before anything change
        the resolved selection as JSON, or one line and exit 2.
 run:   one backend run from its configuration (rendered by backend.yml).
 sweep: one backend.yml run per value of backend_workers or backend_db_pool_size.
+report: report.md written again from a run folder's results.json.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--param", required=True, choices=sweep.PARAMS)
     w.add_argument("--values", required=True, help="comma-separated positive integers")
     w.add_argument("extra", nargs="*", help="ansible-playbook arguments after --")
+    rep = sub.add_parser("report", help="write report.md again from a run's results.json")
+    rep.add_argument("run_dir", type=Path)
     r = sub.add_parser("run")
     r.add_argument("--config", type=Path, required=True)
     r.add_argument("--results-root", type=Path, required=True)
@@ -73,6 +76,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "check":
         known = [k for k in args.known.split(",") if k]
         return check(args.repo, args.suite, args.scenario, args.backends, known)
+    if args.cmd == "report":
+        from benchlab.httpsuite import report as report_mod
+        from benchlab.results import write_text_atomic
+
+        doc = json.loads((args.run_dir / "results.json").read_text())
+        if "search_settings" not in doc:
+            doc["search_settings"] = json.loads((args.run_dir / "config.json").read_text()).get(
+                "search"
+            )
+        write_text_atomic(args.run_dir / "report.md", report_mod.render(doc))
+        print(args.run_dir / "report.md")
+        return 0
     if args.cmd == "sweep":
         try:
             values = [int(v) for v in args.values.split(",") if v.strip()]

@@ -69,16 +69,22 @@ def _search_rates(doc: dict[str, Any]) -> dict[tuple[str, str], float | None]:
     return {(s["scenario"], s["backend"]): s["sustainable_rate"] for s in doc.get("searches", [])}
 
 
-def _rps(doc: dict[str, Any], scenario_id: str, backend: str) -> tuple[float | None, str]:
-    """The rps compared: the sustainable rate when searched, else ok/s at the offered rate."""
+def _rps_pair(
+    doc: dict[str, Any], scenario_id: str, a: str, b: str
+) -> tuple[float | None, float | None, str]:
+    """The rps of two backends compared: their sustainable rates when both were searched,
+    else both ok/s at the scenario's offered rate (never one of each)."""
     searched = _search_rates(doc)
-    if (scenario_id, backend) in searched:
-        return searched[(scenario_id, backend)], "sustainable rate"
+    if (scenario_id, a) in searched and (scenario_id, b) in searched:
+        return searched[(scenario_id, a)], searched[(scenario_id, b)], "sustainable rate"
     sc = next((s for s in doc["scenarios"] if s["id"] == scenario_id), None)
-    m = _by(doc).get((scenario_id, sc["variants"][0] if sc else "main", backend))
-    if not m or "figures" not in m:
-        return None, "ok/s"
-    return m["figures"]["throughput_per_s"], "ok/s at the offered rate"
+    variant = sc["variants"][0] if sc else "main"
+    by = _by(doc)
+    values = []
+    for name in (a, b):
+        m = by.get((scenario_id, variant, name))
+        values.append(m["figures"]["throughput_per_s"] if m and "figures" in m else None)
+    return values[0], values[1], "ok/s at the offered rate"
 
 
 def _p95(m: dict[str, Any] | None) -> float | None:
@@ -228,12 +234,15 @@ def _scenario(sc: dict[str, Any], by: dict, backends: list[str]) -> list[str]:
 
 
 def _searches(doc: dict[str, Any], base: str) -> list[str]:
+    st = doc.get("search_settings") or {}
     out = [
         "## Sustainable rate (search)\n",
         "The highest constant arrival rate each backend held: p99 from schedule within the "
         "scenario's criterion, >= 98 % of offered served, <= 1 % of requests late, success rate "
-        "met. Rates: a doubling grid, then bisection to 10 % (the write suite's planner, "
-        "benchlab.search.plan).\n",
+        f"met. Rates: a grid from {fmt(st.get('start_rate'), 0)}/s (x{fmt(st.get('factor'), 1)}), "
+        f"then bisection to {fmt((st.get('precision') or 0) * 100, 0)} % (the write suite's "
+        f"planner, benchlab.search.plan); each trial {fmt(st.get('warmup_s'), 0)} s of warm-up "
+        f"and {fmt(st.get('measure_s'), 0)} s measured.\n",
         f"| scenario | backend | sustainable rate (/s) | first failing rate (/s) | vs {base} "
         "| trials | why the first failing rate failed |",
         "|---|---|---:|---:|---:|---:|---|",
@@ -269,8 +278,7 @@ def _published(doc: dict[str, Any], backends: list[str]) -> list[str]:
     for stem, num, den, _fig, published, what in PUBLISHED:
         if stem not in ids or num not in backends or den not in backends:
             continue
-        a, how = _rps(doc, ids[stem], num)
-        b, _ = _rps(doc, ids[stem], den)
+        a, b, how = _rps_pair(doc, ids[stem], num, den)
         here = f"{fmt_ratio(ratio(a, b))} ({fmt(a, 0)} vs {fmt(b, 0)}, {how})"
         rows.append(f"| {what} | {published} | {here} |")
     stem, published = PUBLISHED_PAGINATION

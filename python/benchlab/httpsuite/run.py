@@ -249,6 +249,7 @@ def execute(
         "services": config.services,
         "host_facts": config.host_facts,
         "versions": config.versions,
+        "search_settings": (config.raw.get("search") or None),
         "scenarios": [],
         "measurements": [],
         "searches": [],
