@@ -42,9 +42,7 @@ def backend_run(lab: Lab) -> dict:
     before_results = set((REPO / "results").iterdir())
     run = run_playbook(
         "backend.yml", "-e", "scenario=04-db-write", "-e", f"rate={RATE}",
-        "-e", f"duration={DURATION}", "-e", "warmup=1",
-        # the session's `lab` fixture ran this checkout's site.yml: the lab plays are skipped
-        "-e", "backend_skip_lab=true", timeout=1200,
+        "-e", f"duration={DURATION}", "-e", "warmup=1", timeout=1200,
     )  # fmt: skip
     assert run.returncode == 0, f"backend.yml failed:\n{run.stdout[-6000:]}\n{run.stderr[-2000:]}"
     new = [p for p in set((REPO / "results").iterdir()) - before_results if "-backend-" in p.name]
