@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
 
-ruff check python tests benchmarks molecule scripts plugins
-ruff format --check python tests benchmarks molecule scripts plugins
+ruff check python tests benchmarks molecule scripts plugins backends
+ruff format --check python tests benchmarks molecule scripts plugins backends
 ansible-lint --profile production --strict
 for playbook in *.yml playbooks/*.yml; do
   [ -f "$playbook" ] || continue

@@ -166,6 +166,10 @@ class Target(ABC):
     # A system a user would choose to store the records in: the search's ratio, crossover
     # and recommendation compare these; others (a component's bound) are measured beside.
     candidate: ClassVar[bool] = True
+    # "write": a store the write suite loads with records through a sink (bench.yml);
+    # "request_response": an HTTP backend the backend suite loads with requests (backend.yml,
+    # benchlab.targets.request_response, benchlab.httpsuite).
+    kind: ClassVar[str] = "write"
 
     @abstractmethod
     def parse(self, entry: dict[str, Any], prefix: str) -> tuple[SinkSpec, Any]:
