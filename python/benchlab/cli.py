@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 from rich.console import Console
 
@@ -36,6 +36,11 @@ from benchlab.progress import (
     progress_line,
 )
 from benchlab.render import fmt_num
+
+if TYPE_CHECKING:
+    from benchlab.config import RunConfig
+
+T = TypeVar("T")
 
 
 class StopFlag:
@@ -78,23 +83,20 @@ def cmd_check_config(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-# -- search -------------------------------------------------------------------------------
-def cmd_search(args: argparse.Namespace, console: Console) -> int:
-    """The sustainable-throughput search of every target in the configuration."""
+# -- the long runs (search, soak): one configuration check, one live progress ----------------
+def _prepared_run(
+    args: argparse.Namespace, console: Console, check: Callable[[RunConfig], T]
+) -> tuple[RunConfig, T] | int:
+    """The run configuration, `check`'s answer on it, and the kit's preflight; the exit code
+    of the refusal (one line) when one of them refuses."""
     from benchlab.config import ConfigError, load_config
     from benchlab.execute import preflight
     from benchlab.results import ResultsError
-    from benchlab.search.judge import data_failures
-    from benchlab.search.report import write_search_report
-    from benchlab.search.run import search
     from benchlab.sinks import SinkUnreachable
 
     try:
         config = load_config(args.config)
-        if config.search is None:
-            raise ConfigError(
-                "search", "is missing", "render the configuration with -e phase=search"
-            )
+        checked = check(config)
         preflight(config, Path(args.results_root))
     except (ConfigError, ResultsError) as exc:
         _err(console, str(exc))
@@ -102,6 +104,13 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     except SinkUnreachable as exc:
         _err(console, f"sink unreachable: {exc}; fix: start it (ansible-playbook site.yml)")
         return EXIT_UNREACHABLE
+    return config, checked
+
+
+def _live_run(
+    args: argparse.Namespace, console: Console, config: RunConfig
+) -> tuple[StopFlag, ProgressFile, Callable[[str], None]]:
+    """Ctrl-C handling, the progress file (benchlab progress) and the console's lines."""
     stop = StopFlag()
     stop.install()
     live = ProgressFile.for_run(Path(args.results_root), config.run_id)
@@ -111,6 +120,28 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
         if not args.quiet:
             console.print(text, highlight=False)
 
+    return stop, live, say
+
+
+# -- search -------------------------------------------------------------------------------
+def cmd_search(args: argparse.Namespace, console: Console) -> int:
+    """The sustainable-throughput search of every target in the configuration."""
+    from benchlab.config import ConfigError
+    from benchlab.search.judge import data_failures
+    from benchlab.search.report import write_search_report
+    from benchlab.search.run import search
+
+    def has_search(config: RunConfig) -> None:
+        if config.search is None:
+            raise ConfigError(
+                "search", "is missing", "render the configuration with -e phase=search"
+            )
+
+    prepared = _prepared_run(args, console, has_search)
+    if isinstance(prepared, int):
+        return prepared
+    config, _ = prepared
+    stop, live, say = _live_run(args, console, config)
     try:
         search_dir, doc = search(
             config,
@@ -146,35 +177,21 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
 # -- soak ---------------------------------------------------------------------------------
 def cmd_soak(args: argparse.Namespace, console: Console) -> int:
     """Each target held at its soak rate; memory trend, latency drift, the leak rule."""
-    from benchlab.config import ConfigError, load_config
-    from benchlab.execute import preflight
-    from benchlab.results import ResultsError
-    from benchlab.sinks import SinkUnreachable
     from benchlab.soak.report import write_soak_report
     from benchlab.soak.run import soak
     from benchlab.soak.settings import SoakSettings
 
-    try:
-        config = load_config(args.config)
+    def soak_settings(config: RunConfig) -> SoakSettings:
         settings = SoakSettings.parse(config.raw.get("soak"))
         for target in config.targets:
             settings.rate(target.name)
-        preflight(config, Path(args.results_root))
-    except (ConfigError, ResultsError) as exc:
-        _err(console, str(exc))
-        return EXIT_BAD_INPUT
-    except SinkUnreachable as exc:
-        _err(console, f"sink unreachable: {exc}; fix: start it (ansible-playbook site.yml)")
-        return EXIT_UNREACHABLE
-    stop = StopFlag()
-    stop.install()
-    live = ProgressFile.for_run(Path(args.results_root), config.run_id)
-    live.write(None)
+        return settings
 
-    def say(text: str) -> None:
-        if not args.quiet:
-            console.print(text, highlight=False)
-
+    prepared = _prepared_run(args, console, soak_settings)
+    if isinstance(prepared, int):
+        return prepared
+    config, settings = prepared
+    stop, live, say = _live_run(args, console, config)
     try:
         soak_dir, doc, outcomes = soak(
             config,

@@ -510,3 +510,19 @@ def test_soak_report_recomputes_with_new_rules(tmp_path: Path) -> None:
     assert after["latency"]["batches"] == doc["targets"]["null"]["latency"]["batches"]
     assert "no leak" in (soak_dir / "soak.md").read_text()
     assert main(["soak-report", str(tmp_path / "nothing")]) == 2
+
+
+def test_search_without_its_settings_exits_2_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`benchlab search` shares the soak's configuration check (cli._prepared_run)."""
+    data = soak_config(tmp_path)
+    del data["soak"]
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(data))
+    root = tmp_path / "results"
+    assert main(["search", "--config", str(path), "--results-root", str(root)]) == 2
+    said = capsys.readouterr()
+    line = said.out + said.err
+    assert "search" in line and "-e phase=search" in line, line
+    assert not (root / "soak-unit-1").exists()
