@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,34 +162,58 @@ def virtual_lab_is_up() -> bool:
     return names >= {f"{VIRTUAL.netns_prefix}{host}" for host in VIRTUAL.hosts}
 
 
-def wait_for_rows_in_hdfs(site: LabSite, run_id: str, bench: Future[PlaybookRun]) -> None:
-    """Until the run's streaming job has committed a micro-batch with rows to HDFS."""
-    progress = f"{RESULTS_ON_LOADGEN}/{run_id}/streaming/pipeline/progress.jsonl"
-    deadline = time.monotonic() + 900  # bench.yml first brings the lab up (idempotent)
+def poll_loadgen(
+    site: LabSite,
+    path: str,
+    bench: Future[PlaybookRun],
+    ready: Callable[[str], float | None],
+    what: str,
+    every_s: float = 1.0,
+) -> None:
+    """Read `path` on the load generator until `ready(text)` gives a number of seconds still
+    to wait (slept, then done); None: not yet. Fails when the bench ends first, or after 900 s
+    (bench.yml first brings the lab up, idempotent)."""
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         assert not bench.done(), bench.result().stdout[-4000:]
-        text = site.shell(site.loadgen_host, f"cat {progress} 2>/dev/null || true")
-        if re.search(r'"num_input_rows": *[1-9]', text):
+        wait = ready(site.shell(site.loadgen_host, f"cat {path} 2>/dev/null || true"))
+        if wait is not None:
+            time.sleep(max(0.0, wait))
             return
-        time.sleep(2)
-    pytest.fail(f"no rows reached HDFS in run {run_id} within 900 s")
+        time.sleep(every_s)
+    pytest.fail(f"{what} within 900 s")
+
+
+def wait_for_rows_in_hdfs(site: LabSite, run_id: str, bench: Future[PlaybookRun]) -> None:
+    """Until the run's streaming job has committed a micro-batch with rows to HDFS."""
+    poll_loadgen(
+        site, f"{RESULTS_ON_LOADGEN}/{run_id}/streaming/pipeline/progress.jsonl", bench,
+        lambda text: 0.0 if re.search(r'"num_input_rows": *[1-9]', text) else None,
+        f"no rows reached HDFS in run {run_id}", every_s=2,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
-class KilledBench:
-    """A smoke bench during which the DataNode was killed, and what came of it."""
+class BenchRun:
+    """A bench.yml run and its results folder on the controller."""
 
     run: PlaybookRun
     run_dir: Path  # results/<run_id> on the controller
+
+    def json(self, name: str) -> Any:
+        return json.loads((self.run_dir / name).read_text())
+
+
+@dataclass(frozen=True)
+class KilledBench(BenchRun):
+    """A smoke bench during which the DataNode was killed, and what came of it."""
+
     killed_pid: str
     pid_after: str  # the DataNode's pid once the bench was over
     # `ss -Htlnp` per host while the load ran (just before the kill), and the kit's pids then
     # on the local inventory (None: a virtual node's sockets are all the kit's or sshd's).
     listening: dict[str, str]
     kit_pids: frozenset[int] | None
-
-    def json(self, name: str) -> Any:
-        return json.loads((self.run_dir / name).read_text())
 
     def report(self) -> str:
         return (self.run_dir / "report.md").read_text()
@@ -312,36 +337,30 @@ def wait_for_load(
 ) -> None:
     """Until `target`'s load in run `run_id` is `at_s` seconds old, from the run's progress
     file on the load generator (benchlab.progress, rewritten every 2 s)."""
-    progress = f"{RESULTS_ON_LOADGEN}/.progress/{run_id}.json"
-    deadline = time.monotonic() + 900  # bench.yml first brings the lab up (idempotent)
-    while True:
-        assert not bench.done(), bench.result().stdout[-4000:]
-        assert time.monotonic() < deadline, f"run {run_id}: {target} never loaded"
-        text = site.shell(site.loadgen_host, f"cat {progress} 2>/dev/null || true")
+
+    def ready(text: str) -> float | None:
         try:  # benchlab.progress.ProgressFile: the newest LiveFigures under "figures"
             now = json.loads(text).get("figures") or {}
         except (ValueError, AttributeError):
-            now = {}
-        if now.get("target") == target and now.get("stage") == "load":
-            wait = at_s - float(now.get("elapsed_s") or 0)
-            if wait <= 2:
-                time.sleep(max(0.0, wait))
-                return
-        time.sleep(1)
+            return None
+        if now.get("target") != target or now.get("stage") != "load":
+            return None
+        wait = at_s - float(now.get("elapsed_s") or 0)
+        return wait if wait <= 2 else None
+
+    poll_loadgen(
+        site, f"{RESULTS_ON_LOADGEN}/.progress/{run_id}.json", bench, ready,
+        f"run {run_id}: {target} never loaded",
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
-class FaultedBench:
+class FaultedBench(BenchRun):
     """A bench.yml run into whose load the kit's fault matrix struck one fault, and the
     matrix's own reading of it (benchlab.faults.analysis)."""
 
-    run: PlaybookRun
-    run_dir: Path
     injection: Any  # benchlab.faults.inject.Injection
     row: Any  # benchlab.faults.analysis.FaultRow
-
-    def json(self, name: str) -> Any:
-        return json.loads((self.run_dir / name).read_text())
 
 
 def bench_with_fault(
@@ -394,10 +413,12 @@ def bench_killing_datanode_then_partitioning(site: LabSite, run_id: str) -> Part
     """
     from benchlab.faults.analysis import analyse
     from benchlab.faults.catalogue import BY_NAME
-    from benchlab.faults.inject import inject
+    from benchlab.faults.inject import group_hosts, inject
 
     assert site.inventory is not None, "the partition needs the virtual lab's links"
     partition = BY_NAME["partition"]
+    inventory = REPO / site.inventory
+    victim = group_hosts(inventory, partition.group)[0]
     bench_args = [
         *site.inventory_args(), "bench.yml", "-e", "phase=smoke", "-e", "duration=30",
         "-e", f"benchlab_run_id={run_id}",
@@ -410,7 +431,7 @@ def bench_killing_datanode_then_partitioning(site: LabSite, run_id: str) -> Part
         site.shell(site.datanode_host, f"kill -9 {killed}")
         wait_for_rows_in_hdfs(site, run_id, bench)
         listening = site.listening()
-        cut = inject(partition, REPO, REPO / site.inventory, site.datanode_host, run_id)
+        cut = inject(partition, REPO, inventory, victim, run_id)
         run = bench.result()
     run_dir = REPO / "results" / run_id
     return PartitionedBench(
