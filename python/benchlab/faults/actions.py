@@ -12,7 +12,17 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from benchlab.faults.catalogue import DISK_FULL, DRIVER, KILL, OOM, PARTITION, Fault
+from benchlab.faults.catalogue import (
+    DISK_FULL,
+    DISK_FULL_MIB,
+    DISK_FULL_S,
+    DRIVER,
+    KILL,
+    OOM,
+    PARTITION,
+    PARTITION_S,
+    Fault,
+)
 
 STAMP = 'echo "injected_at=$(date +%s.%N)"'
 CGROUP_CONF_DIR = "/etc/benchlab/cgroups.d"
@@ -21,12 +31,10 @@ OOM_WAIT_S = 30
 # Each tightening step of the OOM fault (bytes): small enough to stop near what cannot be
 # reclaimed, big enough to get there in a few seconds.
 OOM_STEP_BYTES = 8 * 1024 * 1024
-PARTITION_S = 30
 # The disk-full fault: a size-limited tmpfs holding one tablespace, the run's table in it.
 DISK_DIR = "/var/lib/benchlab/postgresql-disk-full"
-DISK_SIZE = "256m"
+DISK_SIZE = f"{DISK_FULL_MIB}m"
 DISK_TABLESPACE = "benchlab_disk_full"
-DISK_FULL_S = 20
 
 
 @dataclass(frozen=True)

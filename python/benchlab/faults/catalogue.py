@@ -17,6 +17,12 @@ DISK_FULL = "disk_full"  # the run's PostgreSQL table on a small filesystem, fil
 
 ALL = "all"
 
+# How long a partition and a full disk last, and the disk's size: the actions (actions.py) and
+# the catalogue's words below read them here.
+PARTITION_S = 30
+DISK_FULL_MIB = 256
+DISK_FULL_S = 20
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -81,14 +87,15 @@ CATALOGUE: tuple[Fault, ...] = (
     ),
     Fault(
         "postgresql_disk_full", "postgresql", "postgresql", DISK_FULL,
-        "disk full: the run's table, in a tablespace on a 256 MiB tmpfs, filled to the last "
-        "block for 20 s, then the space freed (WAL and catalog stay on the data volume)",
+        f"disk full: the run's table, in a tablespace on a {DISK_FULL_MIB} MiB tmpfs, filled to "
+        f"the last block for {DISK_FULL_S} s, then the space freed (WAL and catalog stay on the "
+        "data volume)",
         "space freed; the load's next batches commit", "postgresql",
         extravars=(("benchlab_run_pg_table", "events_disk_full"),),
     ),
     Fault(
         "partition", "pipeline", "spark_workers", PARTITION,
-        "worker1's link down for 30 s, then up (generator on master)",
+        f"worker1's link down for {PARTITION_S} s, then up (generator on master)",
         "the link back; HDFS and Spark reconnect", virtual_only=True,
     ),
 )  # fmt: skip
