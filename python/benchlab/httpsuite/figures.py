@@ -9,22 +9,14 @@ it was due; requests due in the window that were never sent are dropped.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from benchlab.httpsuite.vegeta import Row
+from benchlab.stats import percentile
 
 LATE_AFTER_MS = 10.0
-
-
-def percentile(sorted_values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100) of an ascending list; None when empty."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
 def _ms(values: Sequence[float], q: float) -> float | None:
