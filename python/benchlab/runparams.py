@@ -461,13 +461,7 @@ def resolve(
     target = given.get("target", DEFAULT_TARGET)
     targets: list[str] = []
     if available_targets is not None:
-        if target != DEFAULT_TARGET and target not in available_targets:
-            raise ParamError(
-                "target",
-                f"-e target={target} is not available",
-                f"use one of {', '.join(available_targets)} or {DEFAULT_TARGET}",
-            )
-        targets = list(available_targets) if target == DEFAULT_TARGET else [target]
+        targets = _targets(target, available_targets)
     workers = _workers(given["workers"], worker_groups) if "workers" in given else None
     soak_plan: dict[str, Any] | None = None
     if soak:
@@ -489,6 +483,26 @@ def resolve(
         overrides=given,
         soak=soak_plan,
     )
+
+
+def _targets(target: str, available: Sequence[str]) -> list[str]:
+    """-e target: `all` (every available target), one name, or a comma-separated list run in
+    the order given (e.g. postgresql,pipeline)."""
+    if target == DEFAULT_TARGET:
+        return list(available)
+    names = target.split(",")
+    for name in names:
+        if name not in available:
+            raise ParamError(
+                "target",
+                f"-e target={name or target} is not available",
+                f"use one of {', '.join(available)} or {DEFAULT_TARGET}",
+            )
+    if len(set(names)) < len(names):
+        raise ParamError(
+            "target", f"-e target={target} names a target twice", "name each target once"
+        )
+    return names
 
 
 def _soak_plan(

@@ -194,6 +194,13 @@ def test_target(kit: PhaseTable) -> None:
     assert resolve(kit, available_targets=TARGETS).targets == TARGETS
     one = resolve(kit, overrides={"target": "pipeline"}, available_targets=TARGETS)
     assert (one.target, one.targets) == ("pipeline", ["pipeline"])
+    # a comma-separated list, run in the order given; each name checked, none twice
+    two = resolve(kit, overrides={"target": "pipeline,postgresql"}, available_targets=TARGETS)
+    assert two.targets == ["pipeline", "postgresql"]
+    with pytest.raises(ParamError, match="-e target=kafka is not available"):
+        resolve(kit, overrides={"target": "postgresql,kafka"}, available_targets=TARGETS)
+    with pytest.raises(ParamError, match="names a target twice"):
+        resolve(kit, overrides={"target": "pipeline,pipeline"}, available_targets=TARGETS)
     # Without the list of available targets the target is not checked (nor expanded).
     assert resolve(kit, overrides={"target": "anything"}).targets == []
 

@@ -167,6 +167,12 @@ def host_report(cal: analysis.HostCalibration) -> dict:
         "notes": cal.notes,
     }
     doc["headline"] = headline(doc)
+    speed = analysis.codec(cal)  # phase D: what v3 carries per byte to another record size
+    doc["codec"] = (
+        {"compress_mib_s": speed.compress_mib_s, "uncompress_mib_s": speed.uncompress_mib_s}
+        if speed is not None
+        else None
+    )
     if cal.engine_b is not None:
         doc["burst_b"] = {
             "mib_s": cal.engine_b.mib_s,
