@@ -67,7 +67,7 @@ class SmokeRun(PartitionedBench):
 def smoke() -> SmokeRun:
     run_id = f"it-virtual-{uuid.uuid4().hex[:10]}"
     stored_before = datanode_used_bytes()
-    bench = bench_killing_datanode_then_partitioning(VIRTUAL, run_id)  # target=all
+    bench = bench_killing_datanode_then_partitioning(VIRTUAL, run_id)
     return SmokeRun(**vars(bench), stored_before=stored_before, stored_after=datanode_used_bytes())
 
 
@@ -115,7 +115,7 @@ def test_run_records_its_worker_set(smoke: SmokeRun) -> None:
 
 
 def test_both_systems_lose_nothing(smoke: SmokeRun) -> None:
-    smoke.assert_audits_clean()
+    smoke.assert_audits_clean(("postgresql", "pipeline"))
 
 
 def test_records_crossed_hosts(smoke: SmokeRun) -> None:
