@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integration"))
 from lab_sites import (  # noqa: E402
     RUN_PLAY,
     VIRTUAL,
+    VIRTUAL_BENCH_TARGETS,
     PartitionedBench,
     bench_killing_datanode_then_partitioning,
     changed_tasks,
@@ -115,7 +116,7 @@ def test_run_records_its_worker_set(smoke: SmokeRun) -> None:
 
 
 def test_both_systems_lose_nothing(smoke: SmokeRun) -> None:
-    smoke.assert_audits_clean(("postgresql", "pipeline"))
+    smoke.assert_audits_clean(VIRTUAL_BENCH_TARGETS)
 
 
 def test_records_crossed_hosts(smoke: SmokeRun) -> None:
